@@ -1,0 +1,46 @@
+# market_assets: `make demo` then `make test` (see README).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export UV_COMPILE_BYTECODE := 1
+export DAGSTER_HOME ?= $(CURDIR)/var/dagster_home
+DEMO_RANGE ?= 2025-01-02...2025-12-31
+DEMO_ASSETS ?= raw_prices,validated_prices,price_rejections
+HOST ?= 127.0.0.1
+PORT ?= 3000
+
+.PHONY: setup demo demo-headless materialize-demo ui test bench validate clean
+
+$(UV):
+	$(PYTHON) -m pip install --user --quiet uv
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+setup: .venv/.synced ## install the locked environment into .venv
+	@mkdir -p $(DAGSTER_HOME)
+	@cp -n deploy/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+
+materialize-demo: setup ## materialize the demo window (synthetic market) in one run
+	.venv/bin/dagster asset materialize -m market_assets.definitions \
+		--select $(DEMO_ASSETS) --partition-range $(DEMO_RANGE)
+
+demo: materialize-demo ui ## set up, run the pipeline on the demo window, serve the UI
+
+demo-headless: materialize-demo ## the same, without the UI (for scripts)
+
+ui: setup ## serve the Dagster UI on http://$(HOST):$(PORT)
+	.venv/bin/dagster dev -w workspace.yaml -h $(HOST) -p $(PORT)
+
+test: .venv/.synced ## run the test suite
+	.venv/bin/python -m pytest
+
+validate: setup ## check that the definitions load
+	.venv/bin/dagster definitions validate -w workspace.yaml
+
+bench: setup ## speed and memory figures
+	.venv/bin/python benchmarks/bench_validated_prices.py
+
+clean:
+	rm -rf var .venv

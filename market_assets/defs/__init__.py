@@ -1,0 +1,1 @@
+"""The Dagster layer: partitions, assets, checks, resources, IO managers, jobs."""

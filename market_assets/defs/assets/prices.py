@@ -1,0 +1,159 @@
+"""Price assets: ``raw_prices`` as received, ``validated_prices`` and
+``price_rejections`` after the Great Expectations suite."""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from market_assets.defs.checks.price_checks import PRICE_CHECK_SPECS, check_results
+from market_assets.defs.metadata import frame_preview, markdown_table
+from market_assets.defs.partitions import SESSIONS, partition_dates
+from market_assets.defs.resources import PriceSourceResource
+
+# Sessions of history the jump rule compares against (median of the previous N).
+JUMP_LOOKBACK_SESSIONS = 5
+
+
+class PriceValidationConfig(dg.Config):
+    """Thresholds of the validation suite (editable in the launchpad)."""
+
+    max_abs_log_jump: float = Field(
+        default=1.0,
+        description="Reject a close whose |ln(adj_close / median of the previous sessions)| "
+        "exceeds this (1.0 ≈ −63% / +172%; splits are explained by adj_close).",
+    )
+    max_bad_share: float = Field(
+        default=0.2,
+        description="ERROR (blocks downstream) when missing + rejected rows exceed this share "
+        "of the expected session × symbol cells.",
+    )
+
+
+@dg.asset(
+    partitions_def=SESSIONS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    io_manager_key="parquet_io_manager",
+    group_name="prices",
+    kinds={"polars", "parquet"},
+)
+def raw_prices(context: dg.AssetExecutionContext, price_source: PriceSourceResource) -> dg.Output:
+    """Daily OHLCV bars of the whole universe, exactly as the price source delivered them."""
+    sessions = partition_dates(context.partition_keys)
+    source = price_source.build()
+    context.log.info(
+        f"fetching {source.name} prices for {len(sessions):,} session(s) "
+        f"{sessions[0]} … {sessions[-1]}"
+    )
+    received = source.fetch(sessions[0], sessions[-1])
+    stored = received.filter(pl.col("date").is_in(sessions))
+    off_session = received.join(stored, on=received.columns, how="anti")
+    if off_session.height:
+        context.log.warning(
+            f"{off_session.height} row(s) dated on days that are not trading sessions "
+            f"were not stored, e.g. {off_session.head(3).to_dicts()}"
+        )
+    return dg.Output(
+        stored,
+        metadata={
+            "source": source.name,
+            "sessions": len(sessions),
+            "symbols": stored["symbol"].n_unique(),
+            "rows_off_session": off_session.height,
+            "off_session_examples": frame_preview(off_session, 5),
+            "preview": frame_preview(stored),
+        },
+    )
+
+
+@dg.multi_asset(
+    outs={
+        "validated_prices": dg.AssetOut(
+            io_manager_key="parquet_io_manager",
+            description="Rows of raw_prices that pass every validation rule; unique (date, symbol).",
+            kinds={"polars", "parquet"},
+        ),
+        "price_rejections": dg.AssetOut(
+            io_manager_key="parquet_io_manager",
+            description="Rows of raw_prices that failed validation, as received, with reason codes.",
+            kinds={"polars", "parquet"},
+        ),
+    },
+    ins={
+        "raw_prices": dg.AssetIn(
+            partition_mapping=dg.TimeWindowPartitionMapping(
+                start_offset=-JUMP_LOOKBACK_SESSIONS, allow_nonexistent_upstream_partitions=True
+            ),
+            metadata={"lookback_partitions": JUMP_LOOKBACK_SESSIONS},
+        )
+    },
+    partitions_def=SESSIONS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    check_specs=PRICE_CHECK_SPECS,
+    group_name="prices",
+)
+def validate_prices_step(
+    context: dg.AssetExecutionContext,
+    config: PriceValidationConfig,
+    raw_prices: pl.DataFrame,
+    price_source: PriceSourceResource,
+):
+    """Runs the price suite on raw_prices; routes each row to validated_prices or price_rejections."""
+    from market_assets.quant.validation import ValidationConfig, validate_prices
+
+    sessions = partition_dates(context.partition_keys)
+    universe = price_source.build().symbols()
+    context.log.info(
+        f"validating {raw_prices.height:,} raw rows ({len(sessions):,} session(s) plus up to "
+        f"{JUMP_LOOKBACK_SESSIONS} of history) against a universe of {len(universe)} symbols"
+    )
+    result = validate_prices(
+        raw_prices,
+        sessions=sessions,
+        universe=universe,
+        config=ValidationConfig(
+            max_abs_log_jump=config.max_abs_log_jump,
+            jump_reference_sessions=JUMP_LOOKBACK_SESSIONS,
+            max_bad_share=config.max_bad_share,
+        ),
+    )
+    validated, rejections = result.validated, result.rejections
+    total = validated.height + rejections.height
+    reasons = _reason_counts(rejections)
+    context.log.info(f"{validated.height:,} rows validated, {rejections.height:,} rejected {reasons}")
+    yield dg.Output(
+        validated,
+        output_name="validated_prices",
+        metadata={
+            "sessions": len(sessions),
+            "symbols": validated["symbol"].n_unique(),
+            "rows_rejected": rejections.height,
+            "rejected_share": float(rejections.height / total) if total else 0.0,
+        },
+    )
+    yield dg.Output(
+        rejections,
+        output_name="price_rejections",
+        metadata={
+            "rejections_by_reason": markdown_table(
+                [{"reason": r, "rows": n} for r, n in reasons.items()]
+            ),
+            "examples": frame_preview(rejections),
+        },
+    )
+    yield from check_results(result.outcomes)
+
+
+def _reason_counts(rejections: pl.DataFrame) -> dict[str, int]:
+    """Rows per reason code (a row with two reasons counts for both)."""
+    if rejections.is_empty():
+        return {}
+    counts = (
+        rejections.select(pl.col("reasons").str.split(";").alias("reason"))
+        .explode("reason")
+        .group_by("reason")
+        .len()
+        .sort("len", descending=True)
+    )
+    return dict(zip(counts["reason"].to_list(), counts["len"].to_list(), strict=True))

@@ -1,0 +1,120 @@
+"""raw_prices → validated_prices / price_rejections through Dagster, in one run."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from market_assets.defs.assets.prices import raw_prices, validate_prices_step
+from market_assets.defs.io_manager import PartitionedParquetIOManager
+from market_assets.defs.resources import PriceSourceResource
+
+RANGE = ("2024-01-02", "2024-03-28")
+
+
+def _resources(root, **source) -> dict:
+    return {
+        "parquet_io_manager": PartitionedParquetIOManager(root=str(root)),
+        "price_source": PriceSourceResource(**{"kind": "synthetic", "n_symbols": 20, **source}),
+    }
+
+
+def _materialize(assets, root, instance, *, start=RANGE[0], end=RANGE[1], **source):
+    return dg.materialize(
+        assets,
+        instance=instance,
+        resources=_resources(root, **source),
+        tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
+    )
+
+
+def _read(root, asset: str) -> pl.DataFrame:
+    return pl.read_parquet(sorted((root / asset).glob("*.parquet")))
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def test_a_range_is_one_run_and_nothing_is_lost(tmp_path, instance):
+    result = _materialize([raw_prices, validate_prices_step], tmp_path, instance, defects=True)
+    assert result.success
+    assert len(instance.get_runs()) == 1
+    raw, validated, rejected = (_read(tmp_path, a) for a in ("raw_prices", "validated_prices", "price_rejections"))
+    assert raw.height == validated.height + rejected.height
+    assert raw["source"].unique().to_list() == ["synthetic"]
+    assert validated.select("date", "symbol").is_duplicated().sum() == 0
+    assert validated.filter((pl.col("high") < pl.col("low")) | (pl.col("close") <= 0)).is_empty()
+    assert rejected.height > 0 and rejected["reasons"].null_count() == 0
+    # each session is its own partition file, weekends and holidays excluded
+    files = sorted(p.stem for p in (tmp_path / "validated_prices").glob("*.parquet"))
+    assert "2024-01-15" not in files  # Martin Luther King Jr. Day
+    assert files[0] == RANGE[0] and files[-1] == RANGE[1]
+
+
+def test_defects_show_as_failed_warnings_and_clean_rows_flow_on(tmp_path, instance):
+    result = _materialize([raw_prices, validate_prices_step], tmp_path, instance, defects=True)
+    evaluations = result.get_asset_check_evaluations()
+    failed = {e.check_name: e for e in evaluations if not e.passed}
+    assert failed, "the synthetic defects should fail at least one check"
+    assert {e.severity for e in failed.values()} == {dg.AssetCheckSeverity.WARN}
+    some = next(iter(failed.values()))
+    assert some.metadata["failing_rows"].value > 0
+
+
+def test_a_clean_market_passes_every_check(tmp_path, instance):
+    result = _materialize([raw_prices, validate_prices_step], tmp_path, instance, defects=False)
+    evaluations = result.get_asset_check_evaluations()
+    assert evaluations and all(e.passed for e in evaluations), [
+        (e.check_name, e.metadata) for e in evaluations if not e.passed
+    ]
+    assert _read(tmp_path, "price_rejections").is_empty()
+
+
+def test_a_nightly_partition_equals_the_same_day_of_a_backfill(tmp_path, instance):
+    backfill, nightly = tmp_path / "backfill", tmp_path / "nightly"
+    _materialize([raw_prices, validate_prices_step], backfill, instance, defects=True)
+    day = "2024-03-28"
+    _materialize([raw_prices], nightly, instance, start="2024-03-20", end="2024-03-27", defects=True)
+    _materialize([raw_prices, validate_prices_step], nightly, instance, start=day, end=day, defects=True)
+    for asset in ("validated_prices", "price_rejections"):
+        one = pl.read_parquet(nightly / asset / f"{day}.parquet")
+        assert one.equals(pl.read_parquet(backfill / asset / f"{day}.parquet")), asset
+
+
+@dg.asset(deps=["validated_prices"], partitions_def=raw_prices.partitions_def)
+def downstream_of_prices() -> None:
+    """Stands for feature_table: must not run when an ERROR check fails."""
+
+
+def test_an_error_level_failure_blocks_downstream(tmp_path, instance):
+    directory = tmp_path / "files"
+    directory.mkdir()
+    days = ["2024-01-02", "2024-01-03", "2024-01-04"]
+    # two of three sessions have a negative close for the only symbol: 67% bad > 20%
+    pl.DataFrame(
+        {"Date": days, "Open": [10.0, 10.0, 10.0], "High": [11.0, 11.0, 11.0],
+         "Low": [9.0, 9.0, 9.0], "Close": [10.5, -1.0, -1.0], "Adj Close": [10.5, -1.0, -1.0],
+         "Volume": [100.0, 100.0, 100.0]}
+    ).write_csv(directory / "ACME.csv")
+    result = dg.materialize(
+        [raw_prices, validate_prices_step, downstream_of_prices],
+        instance=instance,
+        resources=_resources(tmp_path / "data", kind="files", directory=str(directory)),
+        tags={"dagster/asset_partition_range_start": days[0], "dagster/asset_partition_range_end": days[-1]},
+        raise_on_error=False,
+    )
+    errors = [e for e in result.get_asset_check_evaluations() if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
+    assert errors, "too many bad rows must fail at ERROR"
+    materialized = {event.asset_key for event in result.get_asset_materialization_events()}
+    assert dg.AssetKey("validated_prices") in materialized  # stored, then the check failed
+    assert dg.AssetKey("downstream_of_prices") not in materialized
+    # the stored raw partition is exactly what was received
+    raw = _read(tmp_path / "data", "raw_prices")
+    assert raw.sort("date")["close"].to_list() == [10.5, -1.0, -1.0]
+    assert raw["date"].to_list() == [dt.date.fromisoformat(d) for d in days]
