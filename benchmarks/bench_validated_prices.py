@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=2520)
     args = parser.parse_args()
     keys = SESSIONS.get_partition_keys()[: args.sessions]
-    source = PriceSourceResource(n_symbols=args.symbols, defects=True)
+    source = PriceSourceResource(n_symbols=args.symbols, defects=0.001)
     print(f"{args.symbols} symbols × {len(keys)} sessions ({keys[0]} … {keys[-1]})")
     with tempfile.TemporaryDirectory() as tmp, dg.instance_for_test() as instance:
         started = time.perf_counter()

@@ -48,8 +48,10 @@ class PriceSourceResource(dg.ConfigurableResource):
     signal_strength: float = Field(
         default=0.0, description="synthetic: rank IC of the planted predictable component (0 = none)."
     )
-    defects: bool = Field(
-        default=False, description="synthetic: inject bad ticks, duplicates and missing rows."
+    defects: float = Field(
+        default=0.0,
+        description="synthetic: share of rows given a defect (bad tick, high < low, duplicate, "
+        "missing row, 90% drop without a split); 0 is a clean market.",
     )
     directory: str | None = Field(default=None, description="files: directory of per-symbol files.")
     base_url: str | None = Field(default=None, description="stooq / alpha_vantage: endpoint override.")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import uuid
-
 import dagster as dg
 import pytest
 
@@ -17,18 +15,23 @@ from market_assets_tests import services
 pytestmark = pytest.mark.postgres
 
 
-def test_partitions_materialize_into_postgres_and_read_back(tmp_path, monkeypatch, postgres_url):
+@pytest.fixture
+def dagster_database():
+    with services.scratch_postgres_database("market_assets_dagster") as name:
+        yield name
+
+
+def test_partitions_materialize_into_postgres_and_read_back(tmp_path, monkeypatch, dagster_database):
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
     for name, value in {
         "DAGSTER_PG_HOST": services.POSTGRES_HOST, "DAGSTER_PG_PORT": str(services.POSTGRES_PORT),
         "DAGSTER_PG_USER": services.POSTGRES_USER, "DAGSTER_PG_PASSWORD": "",
-        "DAGSTER_PG_DB": services.POSTGRES_DB,
+        "DAGSTER_PG_DB": dagster_database,
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    run_tag = uuid.uuid4().hex
     with dg.DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         result = dg.materialize(
@@ -41,7 +44,6 @@ def test_partitions_materialize_into_postgres_and_read_back(tmp_path, monkeypatc
             tags={
                 "dagster/asset_partition_range_start": "2024-02-01",
                 "dagster/asset_partition_range_end": "2024-02-07",
-                "test_run": run_tag,
             },
         )
         assert result.success
@@ -57,4 +59,3 @@ def test_partitions_materialize_into_postgres_and_read_back(tmp_path, monkeypatc
             dg.AssetCheckKey(dg.AssetKey("validated_prices"), "ohlc_is_consistent")
         )
         assert checks is not None and checks.run_id == result.run_id
-        instance.delete_run(result.run_id)

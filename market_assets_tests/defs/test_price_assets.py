@@ -42,7 +42,7 @@ def instance():
 
 
 def test_a_range_is_one_run_and_nothing_is_lost(tmp_path, instance):
-    result = _materialize([raw_prices, validate_prices_step], tmp_path, instance, defects=True)
+    result = _materialize([raw_prices, validate_prices_step], tmp_path, instance, defects=0.01)
     assert result.success
     assert len(instance.get_runs()) == 1
     raw, validated, rejected = (_read(tmp_path, a) for a in ("raw_prices", "validated_prices", "price_rejections"))
@@ -58,7 +58,7 @@ def test_a_range_is_one_run_and_nothing_is_lost(tmp_path, instance):
 
 
 def test_defects_show_as_failed_warnings_and_clean_rows_flow_on(tmp_path, instance):
-    result = _materialize([raw_prices, validate_prices_step], tmp_path, instance, defects=True)
+    result = _materialize([raw_prices, validate_prices_step], tmp_path, instance, defects=0.01)
     evaluations = result.get_asset_check_evaluations()
     failed = {e.check_name: e for e in evaluations if not e.passed}
     assert failed, "the synthetic defects should fail at least one check"
@@ -68,7 +68,7 @@ def test_defects_show_as_failed_warnings_and_clean_rows_flow_on(tmp_path, instan
 
 
 def test_a_clean_market_passes_every_check(tmp_path, instance):
-    result = _materialize([raw_prices, validate_prices_step], tmp_path, instance, defects=False)
+    result = _materialize([raw_prices, validate_prices_step], tmp_path, instance, defects=0.0)
     evaluations = result.get_asset_check_evaluations()
     assert evaluations and all(e.passed for e in evaluations), [
         (e.check_name, e.metadata) for e in evaluations if not e.passed
@@ -78,10 +78,10 @@ def test_a_clean_market_passes_every_check(tmp_path, instance):
 
 def test_a_nightly_partition_equals_the_same_day_of_a_backfill(tmp_path, instance):
     backfill, nightly = tmp_path / "backfill", tmp_path / "nightly"
-    _materialize([raw_prices, validate_prices_step], backfill, instance, defects=True)
+    _materialize([raw_prices, validate_prices_step], backfill, instance, defects=0.01)
     day = "2024-03-28"
-    _materialize([raw_prices], nightly, instance, start="2024-03-20", end="2024-03-27", defects=True)
-    _materialize([raw_prices, validate_prices_step], nightly, instance, start=day, end=day, defects=True)
+    _materialize([raw_prices], nightly, instance, start="2024-03-20", end="2024-03-27", defects=0.01)
+    _materialize([raw_prices, validate_prices_step], nightly, instance, start=day, end=day, defects=0.01)
     for asset in ("validated_prices", "price_rejections"):
         one = pl.read_parquet(nightly / asset / f"{day}.parquet")
         assert one.equals(pl.read_parquet(backfill / asset / f"{day}.parquet")), asset

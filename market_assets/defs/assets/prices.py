@@ -1,8 +1,6 @@
 """Price assets: ``raw_prices`` as received, ``validated_prices`` and
 ``price_rejections`` after the Great Expectations suite."""
 
-from __future__ import annotations
-
 import dagster as dg
 import polars as pl
 from pydantic import Field

@@ -13,11 +13,14 @@ from collections.abc import Iterable, Iterator
 import dagster as dg
 
 from market_assets.defs.metadata import json_safe, markdown_table
-from market_assets.quant.validation.checks import PRICE_CHECKS, RuleOutcome
+from market_assets.quant.validation.result import RuleOutcome
+from market_assets.quant.validation.rules import RULES
 
 PRICE_CHECK_SPECS = [
-    dg.AssetCheckSpec(name=name, asset="validated_prices", blocking=True, description=description)
-    for name, description in PRICE_CHECKS.items()
+    dg.AssetCheckSpec(
+        name=rule.check_name, asset="validated_prices", blocking=True, description=rule.description
+    )
+    for rule in RULES
 ]
 
 _SEVERITY = {"WARN": dg.AssetCheckSeverity.WARN, "ERROR": dg.AssetCheckSeverity.ERROR}
@@ -31,6 +34,8 @@ def check_results(outcomes: Iterable[RuleOutcome]) -> Iterator[dg.AssetCheckResu
             "observed": _metadata_value(outcome.observed),
             "expected": _metadata_value(outcome.expected),
             "severity_if_failed": outcome.severity,
+            "evaluated": str(outcome.evaluated),
+            "details": outcome.details,
             "examples": markdown_table([json_safe(e) for e in outcome.examples], limit=5),
         }
         if outcome.reason_code:

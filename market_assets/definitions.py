@@ -1,0 +1,27 @@
+"""The market_assets code location: assembles Definitions, computes nothing."""
+
+import dagster as dg
+
+from market_assets.defs.assets import prices
+from market_assets.defs.io_manager import PartitionedParquetIOManager
+from market_assets.defs.jobs import JOBS
+from market_assets.defs.resources import PriceSourceResource
+from market_assets.settings import load_settings
+
+settings = load_settings()
+
+defs = dg.Definitions(
+    assets=dg.load_assets_from_modules([prices]),
+    asset_checks=dg.load_asset_checks_from_modules([prices]),
+    jobs=JOBS,
+    resources={
+        "parquet_io_manager": PartitionedParquetIOManager(root=settings.data_root),
+        "price_source": PriceSourceResource(
+            kind=settings.source,
+            symbols=list(settings.symbols) if settings.symbols else None,
+            calendar=settings.calendar,
+            # The embedded synthetic market demonstrates validation with a few defects.
+            defects=0.001 if settings.source == "synthetic" else 0.0,
+        ),
+    },
+)

@@ -1,0 +1,1 @@
+"""Pure computation (validation rules, indicators, labels, models, metrics): no Dagster, no I/O."""

@@ -1,0 +1,112 @@
+"""Daily bars from Stooq's CSV download endpoint.
+
+One request per symbol: ``GET {base_url}?s=<stooq ticker>&i=d&d1=YYYYMMDD&d2=YYYYMMDD``
+answered with ``Date,Open,High,Low,Close,Volume`` (no adjusted close, so
+``adj_close`` is a copy of ``close``).  The Stooq ticker of a symbol is
+``symbol_map[symbol]`` when given, else ``symbol.lower() + suffix``
+(``AAPL`` -> ``aapl.us``); indices need the map (e.g. ``{"^GSPC": "^spx"}``).
+Every row carries ``source="stooq"``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+
+import polars as pl
+
+from market_assets.schema import validate_symbol
+from market_assets.sources.base import SourceError
+from market_assets.sources.http import HttpClient, excerpt
+from market_assets.sources.tabular import concat_sorted, read_csv_text, to_prices
+
+
+class StooqSource:
+    """Stooq daily CSV over HTTP.
+
+    Parameters (keyword-only)
+    -------------------------
+    symbols : list of str
+        The universe (validated, upper case).
+    base_url : str, default "https://stooq.com/q/d/l/"
+    suffix : str, default ".us"
+        Appended to the lower-cased symbol to form the Stooq ticker.
+    symbol_map : mapping or None, default None
+        Explicit symbol -> Stooq ticker overrides (e.g. ``{"^GSPC": "^spx"}``).
+    timeout, min_interval, max_retries, backoff, max_backoff, jitter
+        Passed to :class:`~market_assets.sources.http.HttpClient`
+        (defaults 30 s, 1 s between requests, 3 retries, 1 s, 60 s, 0.1).
+    sleep, clock
+        Injectable for tests (default ``time.sleep``, ``time.monotonic``).
+    """
+
+    name = "stooq"
+
+    def __init__(
+        self,
+        *,
+        symbols: list[str],
+        base_url: str = "https://stooq.com/q/d/l/",
+        suffix: str = ".us",
+        symbol_map: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        min_interval: float = 1.0,
+        max_retries: int = 3,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        jitter: float = 0.1,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self._symbols = sorted({validate_symbol(s) for s in symbols})
+        overrides = {validate_symbol(k): v for k, v in (symbol_map or {}).items()}
+        self._tickers = {s: overrides.get(s, s.lower() + suffix) for s in self._symbols}
+        for ticker in self._tickers.values():
+            validate_symbol(ticker.upper())  # a ticker also goes into the URL
+        self.base_url = base_url
+        hooks = {k: v for k, v in (("sleep", sleep), ("clock", clock)) if v is not None}
+        self.client = HttpClient(
+            provider=self.name,
+            timeout=timeout,
+            min_interval=min_interval,
+            max_retries=max_retries,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            jitter=jitter,
+            **hooks,
+        )
+
+    def __repr__(self) -> str:
+        return f"StooqSource(symbols={self._symbols}, base_url={self.base_url!r})"
+
+    def symbols(self) -> list[str]:
+        """The configured symbols, sorted."""
+        return list(self._symbols)
+
+    def stooq_ticker(self, symbol: str) -> str:
+        """The ticker Stooq knows ``symbol`` by (``AAPL`` -> ``aapl.us``)."""
+        return self._tickers[symbol]
+
+    def _parse(self, symbol: str, text: str) -> pl.DataFrame:
+        where = f"stooq: {symbol} ({self._tickers[symbol]})"
+        body = text.strip()
+        if body.lower() == "no data":
+            raise SourceError(
+                f"stooq: no data for symbol {symbol!r} (Stooq ticker {self._tickers[symbol]!r}); "
+                "check the symbol, the suffix option or symbol_map"
+            )
+        if body.lower().startswith("exceeded the daily hits limit"):
+            raise SourceError(f"stooq: daily request limit exceeded while fetching {symbol!r}: {excerpt(body)}")
+        try:
+            return to_prices(read_csv_text(text, where=where), where=where, symbol=symbol, source=self.name)
+        except SourceError as exc:
+            raise SourceError(f"{exc}; payload starts {excerpt(text)}") from None
+
+    def fetch(self, start: dt.date, end: dt.date) -> pl.DataFrame:
+        """One request per symbol; rows with ``start <= date <= end``."""
+        frames = []
+        for symbol in self._symbols:
+            params = {"s": self._tickers[symbol], "i": "d", "d1": f"{start:%Y%m%d}", "d2": f"{end:%Y%m%d}"}
+            frame = self.client.get(self.base_url, params, symbol=symbol, parse=lambda t, s=symbol: self._parse(s, t))
+            frames.append(frame.filter(pl.col("date").is_between(start, end)))
+        return concat_sorted(frames)
