@@ -51,8 +51,8 @@ def talib_loop(prices: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     cols = {"open": frame["open"].to_numpy() * factor, "high": frame["high"].to_numpy() * factor,
             "low": frame["low"].to_numpy() * factor, "close": frame["adj_close"].to_numpy(),
             "volume": frame["volume"].to_numpy()}
-    bounds = np.flatnonzero(frame["symbol"].rle_id().diff().fill_null(1).to_numpy()) 
-    edges = list(bounds) + [frame.height]
+    bounds = np.flatnonzero(frame["symbol"].rle_id().diff().fill_null(1).to_numpy())
+    edges = [int(b) for b in bounds] + [frame.height]
     out = {n: np.empty(frame.height) for n in names}
     for start, stop in zip(edges[:-1], edges[1:]):
         arrays = {k: v[start:stop] for k, v in cols.items()}
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     t_full, full = _timed(lambda: compute_features(prices), args.repeat)
     worst = max(
         float(np.nanmax(np.abs(ours[n].to_numpy() - ref[n].to_numpy())
-                        / np.maximum(np.abs(ref[n].to_numpy()), 1e-12)))
+                        / np.maximum(np.abs(ref[n].to_numpy()), 1e-6)))
         for n in subset
     )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"(c) ours, full set ({len(feature_names())} features): {t_full:8.3f} s  {rows / t_full:12,.0f} rows/s")
     print(f"ratio subset / TA-Lib      : {t_ours / t_talib:6.2f}  (goal <= 1.0)")
     print(f"ratio full / TA-Lib subset : {t_full / t_talib:6.2f}  (goal < 3)")
-    print(f"max relative diff vs TA-Lib: {worst:.2e}")
+    print(f"max relative diff vs TA-Lib: {worst:.2e}  (denominator floored at 1e-6)")
     print(f"peak RSS                   : {rss_gib:6.2f} GiB  (goal < 4)")
     assert full.height == rows
 

@@ -1,0 +1,77 @@
+"""Technical indicators and Alpha158 features on a polars price panel.
+
+Pure computation (no Dagster, no I/O).  The public entry point is
+:mod:`market_assets.quant.features`; groups live in small modules
+(``trend``, ``momentum``, ``volatility``, ``volume``, ``returns``,
+``alpha158``, ``calendar``, ``cross_section``) and are merged into
+:data:`FEATURE_SPECS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from market_assets.quant.indicators import (
+    alpha158,
+    calendar,
+    cross_section,
+    momentum,
+    returns,
+    trend,
+    volatility,
+    volume,
+)
+from market_assets.quant.indicators.engine import compute_panel
+from market_assets.quant.indicators.registry import FeatureSpec, TalibCall, build_registry, resolve, with_dependencies
+
+FEATURE_SPECS: dict[str, FeatureSpec] = build_registry(
+    m.specs() for m in (returns, trend, momentum, volatility, volume, alpha158, calendar, cross_section)
+)
+
+
+def feature_names() -> list[str]:
+    """All feature names, in registry order (stable)."""
+    return list(FEATURE_SPECS)
+
+
+def max_warmup(features: Sequence[str] | None = None) -> int:
+    """Sessions of history before a session needed to compute it fully.
+
+    For windowed features this is the exact warm-up; for recursive ones
+    (EMA, Wilder) it adds the memory after which the seed's influence is
+    below 1e-10 relative.  History-dependent features (OBV, A/D level, SAR)
+    contribute only their warm-up: they never fully forget their start.
+    """
+    names = with_dependencies(FEATURE_SPECS, resolve(FEATURE_SPECS, features))
+    return max((FEATURE_SPECS[n].lookback for n in names), default=0)
+
+
+def compute_features(prices: pl.DataFrame, *, features: Sequence[str] | None = None) -> pl.DataFrame:
+    """Compute features for a whole price panel in one pass.
+
+    Parameters
+    ----------
+    prices
+        Long panel with at least ``date, symbol, open, high, low, close,
+        adj_close, volume`` (see :mod:`market_assets.schema`), any row order,
+        no nulls, positive ``close`` / ``adj_close``.
+    features
+        Names to compute (default: all of :func:`feature_names`).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``date, symbol`` and one Float64 column per feature, sorted by
+        ``(date, symbol)``.  Warm-up rows and undefined values are null.
+
+    Notes
+    -----
+    OHLC are rescaled by ``adj_close / close`` before any indicator so that a
+    split is not seen as a crash; returns use ``adj_close``.
+    """
+    return compute_panel(prices, FEATURE_SPECS, features)
+
+
+__all__ = ["FEATURE_SPECS", "FeatureSpec", "TalibCall", "compute_features", "feature_names", "max_warmup"]

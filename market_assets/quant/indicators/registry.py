@@ -1,0 +1,149 @@
+"""The feature registry: one :class:`FeatureSpec` per feature name.
+
+A spec says how a feature is computed (a polars expression evaluated within
+each symbol, a NumPy function on the ``(symbols × sessions)`` matrix, or a
+per-date cross-sectional expression), its warm-up, its documentation and,
+where TA-Lib has the indicator, the TA-Lib call used by the parity tests.
+
+Warm-up and memory
+------------------
+``warmup`` is the number of sessions a symbol needs *before* the first
+non-null value (the value at within-symbol index ``warmup`` is the first one
+computed; earlier rows are null, never guessed).  Recursive indicators (EMA,
+Wilder smoothing) also carry ``memory``: the number of further sessions after
+which the influence of the seed has decayed below ``1e-10`` relative,
+``ceil(ln(1e-10) / ln(1 - alpha))``.  A trailing window of
+``warmup + memory + 1`` sessions therefore reproduces the full-history value
+of the last row to about ``1e-10`` relative; that is what
+:func:`max_warmup` returns.  Cumulative or path-dependent indicators (OBV, A/D
+level, Parabolic SAR) never forget their start and are flagged
+``history_dependent``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from market_assets.quant.indicators.recursive import Recursion
+
+DECAY_TOLERANCE = 1e-10
+
+
+def decay_memory(alpha: float, tol: float = DECAY_TOLERANCE) -> int:
+    """Sessions for a recursion with smoothing ``alpha`` to forget its seed below ``tol``."""
+    return math.ceil(math.log(tol) / math.log(1.0 - alpha))
+
+
+@dataclass(frozen=True)
+class TalibCall:
+    """How to compute a feature with TA-Lib (tests and benchmarks only).
+
+    ``inputs`` name the adjusted arrays passed positionally (``open``,
+    ``high``, ``low``, ``close``, ``volume``); ``output`` selects one output of
+    a multi-output function; ``scale`` multiplies the TA-Lib value.
+    """
+
+    function: str
+    inputs: tuple[str, ...]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    output: int | None = None
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One documented feature.
+
+    Attributes
+    ----------
+    name, group, description
+        Stable lower-case name, family, and the convention in words.
+    warmup
+        Sessions of history before the first non-null value.
+    memory
+        Extra sessions for recursive smoothing to forget its seed (see module doc).
+    expr
+        Builder of a per-symbol polars expression over internal columns.
+    matrix
+        ``(inputs, fn)``: ``fn`` maps ``(symbols × sessions)`` input matrices to one.
+    cross_section
+        Builder of a per-date expression over other features (``depends``).
+    recursions
+        NumPy recursions (EMA / Wilder) whose outputs ``expr`` reads.
+    talib
+        The TA-Lib equivalent, if any.
+    history_dependent
+        True if the value depends on the whole history (never decays).
+    """
+
+    name: str
+    group: str
+    description: str
+    warmup: int
+    memory: int = 0
+    expr: Callable[[], pl.Expr] | None = None
+    matrix: tuple[tuple[str, ...], Callable[..., np.ndarray]] | None = None
+    cross_section: Callable[[], pl.Expr] | None = None
+    recursions: tuple[Recursion, ...] = ()
+    depends: tuple[str, ...] = ()
+    talib: TalibCall | None = None
+    history_dependent: bool = False
+
+    @property
+    def lookback(self) -> int:
+        """Sessions before the last row needed to reproduce it (``warmup + memory``)."""
+        return self.warmup + self.memory
+
+
+def build_registry(groups: Iterable[Sequence[FeatureSpec]]) -> dict[str, FeatureSpec]:
+    """Merge spec lists, refusing duplicate names or bad dependencies."""
+    registry: dict[str, FeatureSpec] = {}
+    for specs in groups:
+        for spec in specs:
+            if spec.name in registry:
+                raise ValueError(f"duplicate feature name {spec.name!r} in groups "
+                                 f"{registry[spec.name].group!r} and {spec.group!r}")
+            if spec.name != spec.name.lower():
+                raise ValueError(f"feature name {spec.name!r} must be lower case")
+            registry[spec.name] = spec
+    for spec in registry.values():
+        for dep in spec.depends:
+            if dep not in registry:
+                raise ValueError(f"feature {spec.name!r} depends on unknown feature {dep!r}")
+    return registry
+
+
+def resolve(registry: dict[str, FeatureSpec], names: Sequence[str] | None) -> list[str]:
+    """Validate requested names (all if None); unknown names raise with close matches."""
+    if names is None:
+        return list(registry)
+    if isinstance(names, str):
+        raise TypeError(f"features must be a sequence of names, got the string {names!r}; wrap it in a list")
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        hints = {n: difflib.get_close_matches(n, list(registry), n=3) for n in unknown}
+        raise ValueError(
+            f"unknown feature name(s) {unknown}; close matches: {hints}; "
+            "see market_assets.quant.features.feature_names() for the full list"
+        )
+    return list(dict.fromkeys(names))
+
+
+def with_dependencies(registry: dict[str, FeatureSpec], names: Sequence[str]) -> list[str]:
+    """``names`` plus every feature they depend on, dependencies first."""
+    seen: dict[str, None] = {}
+
+    def visit(name: str) -> None:
+        for dep in registry[name].depends:
+            visit(dep)
+        seen.setdefault(name, None)
+
+    for name in names:
+        visit(name)
+    return list(seen)
