@@ -4,8 +4,13 @@ PYTHON ?= python3.11
 UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export UV_COMPILE_BYTECODE := 1
 export DAGSTER_HOME ?= $(CURDIR)/var/dagster_home
-DEMO_RANGE ?= 2025-01-02...2025-12-31
-DEMO_ASSETS ?= raw_prices,validated_prices,price_rejections
+# The demo: two years of the synthetic market; labels stop 20 sessions before
+# the end, where the longest forward window closes.
+DEMO_START ?= 2024-01-02
+DEMO_END ?= 2025-12-31
+DEMO_LABELS_END ?= 2025-12-02
+DAILY_ASSETS ?= raw_prices,validated_prices,price_rejections,market_regimes,feature_table
+LABEL_ASSETS ?= labels,feature_ic
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
@@ -20,11 +25,13 @@ $(UV):
 
 setup: .venv/.synced ## install the locked environment into .venv
 	@mkdir -p $(DAGSTER_HOME)
-	@cp -n deploy/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+	@test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
-materialize-demo: setup ## materialize the demo window (synthetic market) in one run
+materialize-demo: setup ## materialize the demo window (synthetic market), one run per step
 	.venv/bin/dagster asset materialize -m market_assets.definitions \
-		--select $(DEMO_ASSETS) --partition-range $(DEMO_RANGE)
+		--select $(DAILY_ASSETS) --partition-range $(DEMO_START)...$(DEMO_END)
+	.venv/bin/dagster asset materialize -m market_assets.definitions \
+		--select $(LABEL_ASSETS) --partition-range $(DEMO_START)...$(DEMO_LABELS_END)
 
 demo: materialize-demo ui ## set up, run the pipeline on the demo window, serve the UI
 

@@ -2,18 +2,21 @@
 
 import dagster as dg
 
-from market_assets.defs.assets import prices
+from market_assets.defs.assets import diagnostics, features, labels, prices, regimes
 from market_assets.defs.io_manager import PartitionedParquetIOManager
 from market_assets.defs.jobs import JOBS
 from market_assets.defs.resources import PriceSourceResource
+from market_assets.defs.schedules import SCHEDULES
 from market_assets.settings import load_settings
 
 settings = load_settings()
+modules = [prices, regimes, features, labels, diagnostics]
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([prices]),
-    asset_checks=dg.load_asset_checks_from_modules([prices]),
+    assets=dg.load_assets_from_modules(modules),
+    asset_checks=dg.load_asset_checks_from_modules(modules),
     jobs=JOBS,
+    schedules=SCHEDULES,
     resources={
         "parquet_io_manager": PartitionedParquetIOManager(root=settings.data_root),
         "price_source": PriceSourceResource(

@@ -70,21 +70,24 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
             return _read_parquet(self._asset_dir(asset_key).with_suffix(".parquet"), asset_key)
         keys = sorted(context.asset_partition_keys)
         lookback = int((context.definition_metadata or {}).get("lookback_partitions", 0))
-        frames = []
+        frames, missing_history = [], []
         for position, key in enumerate(keys):
             path = self._path(asset_key, key)
             if not path.exists():
                 if position < lookback:
-                    context.log.warning(
-                        f"{asset_key.to_user_string()} partition {key} (history) is not "
-                        "materialized; continuing with less history"
-                    )
+                    missing_history.append(key)
                     continue
                 raise FileNotFoundError(
                     f"{asset_key.to_user_string()} partition {key} has not been materialized "
                     f"(expected {path}); materialize or backfill it first"
                 )
             frames.append(_read_parquet(path, asset_key))
+        if missing_history:
+            context.log.warning(
+                f"{len(missing_history)} of {lookback} history partition(s) of "
+                f"{asset_key.to_user_string()} are not materialized ({missing_history[0]} … "
+                f"{missing_history[-1]}); continuing with less history"
+            )
         if not frames:
             raise FileNotFoundError(
                 f"no partition of {asset_key.to_user_string()} among {keys[:1]}…{keys[-1:]} "

@@ -1,4 +1,4 @@
-"""The production dagster.yaml against the real PostgreSQL at 127.0.0.1:5432."""
+"""The production deploy/dagster.yaml against the real PostgreSQL at 127.0.0.1:5432."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def dagster_database():
 def test_partitions_materialize_into_postgres_and_read_back(tmp_path, monkeypatch, dagster_database):
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     for name, value in {
         "DAGSTER_PG_HOST": services.POSTGRES_HOST, "DAGSTER_PG_PORT": str(services.POSTGRES_PORT),
         "DAGSTER_PG_USER": services.POSTGRES_USER, "DAGSTER_PG_PASSWORD": "",

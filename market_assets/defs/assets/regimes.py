@@ -17,6 +17,8 @@ FIT_SESSIONS = 504
 VOL_WINDOW = 20
 LOOKBACK_SESSIONS = FIT_SESSIONS + VOL_WINDOW + 25  # + the sessions of the current month
 MIN_FIT_ROWS = 120
+# A symbol-independent warm-up: the first month with a model starts after this many sessions.
+REGIME_WARMUP_SESSIONS = VOL_WINDOW + MIN_FIT_ROWS + 23
 
 REGIME_SCHEMA = {
     "date": pl.Date(), "regime": pl.String(), "p_bull": pl.Float64(),

@@ -103,7 +103,8 @@ def completeness_outcome(
     outside = judged.filter(pl.Series(off_session))
     n_missing = int((cells["status"] == "missing").sum())
     examples = row_examples(cells, config.max_examples)
-    examples += [{**e, "status": "outside_sessions"} for e in row_examples(outside, config.max_examples - len(examples))]
+    room = config.max_examples - len(examples)
+    examples += [{**e, "status": "outside_sessions"} for e in row_examples(outside, room)]
     details = (
         f"{len(cells)} of {n_cells} (session, symbol) cells bad ({share:.1%}): {n_missing} missing, "
         f"{len(cells) - n_missing} rejected; rows dated outside the sessions: {len(outside)}; "
@@ -156,7 +157,8 @@ def row_examples(rows: pl.DataFrame, limit: int, extra: Sequence[str] = ()) -> l
     head = rows.sort(order, nulls_last=True).head(limit)
     renamed = {ROW: "row", JUMP_REFERENCE: "jump_reference", LOG_JUMP: "log_jump"}
     columns = [c for c in (ROW, *keep) if c in head.columns]
-    return [{renamed.get(k, k): json_value(v) for k, v in row.items()} for row in head.select(columns).to_dicts()]
+    rows_out = head.select(columns).to_dicts()
+    return [{renamed.get(k, k): json_value(v) for k, v in row.items()} for row in rows_out]
 
 
 def count_per_session(rows: pl.DataFrame) -> dict[str, int]:

@@ -63,20 +63,26 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("prices_have_schema", "Raw prices have every price column with the expected dtype.", ()),
-    Rule("values_are_present", "No date, symbol, price, volume or source is null, NaN or infinite.",
-         ("null_value",)),
-    Rule("keys_are_unique", "One row per (date, symbol): repeated copies and conflicting versions are rejected.",
+    Rule("prices_have_schema",
+         "Raw prices have every price column with the expected dtype.", ()),
+    Rule("values_are_present",
+         "No date, symbol, price, volume or source is null, NaN or infinite.", ("null_value",)),
+    Rule("keys_are_unique",
+         "One row per (date, symbol): repeated copies and conflicting versions are rejected.",
          ("duplicate_row", "duplicate_key_conflict")),
-    Rule("symbols_are_known", "Every symbol belongs to the configured universe.", ("unknown_symbol",)),
-    Rule("prices_are_positive", "open, high, low, close and adj_close are all greater than zero.",
-         ("nonpositive_price",)),
-    Rule("ohlc_is_consistent", "high >= max(open, close) and low <= min(open, close), within float tolerance.",
+    Rule("symbols_are_known",
+         "Every symbol belongs to the configured universe.", ("unknown_symbol",)),
+    Rule("prices_are_positive",
+         "open, high, low, close and adj_close are all greater than zero.", ("nonpositive_price",)),
+    Rule("ohlc_is_consistent",
+         "high >= max(open, close) and low <= min(open, close), within float tolerance.",
          ("ohlc_inconsistent",)),
-    Rule("volume_is_nonnegative", "volume is zero or more.", ("negative_volume",)),
-    Rule("no_unexplained_jumps", "adj_close stays within the jump limit of its recent median (splits pass).",
-         ("unexplained_jump",)),
-    Rule("sessions_are_complete", "Every (session, symbol) of the universe has a valid row; no row is off-session.",
+    Rule("volume_is_nonnegative",
+         "volume is zero or more.", ("negative_volume",)),
+    Rule("no_unexplained_jumps",
+         "adj_close stays within the jump limit of its recent median (splits pass).", ("unexplained_jump",)),
+    Rule("sessions_are_complete",
+         "Every (session, symbol) of the universe has a valid row; no row is off-session.",
          ("date_not_in_sessions",)),
 )
 REASON_CODES: tuple[str, ...] = tuple(code for rule in RULES for code in rule.reason_codes)
@@ -95,27 +101,25 @@ class ExpectationSpec:
 def expectation_specs(config: ValidationConfig) -> tuple[ExpectationSpec, ...]:
     """The expectations of the suite, in rule order, each tagged with its reason code."""
     tol, jump = config.ohlc_rel_tolerance, config.max_abs_log_jump
-    between, in_set = "ExpectColumnValuesToBeBetween", "ExpectColumnValuesToBeInSet"
-    specs = [ExpectationSpec("values_are_present", "null_value", "ExpectColumnValuesToNotBeNull",
-                             {"column": c}) for c in PRICE_SCHEMA]
-    specs += [
-        ExpectationSpec("keys_are_unique", "duplicate_row", between, {"column": COPY_INDEX, "max_value": 0}),
-        ExpectationSpec("keys_are_unique", "duplicate_key_conflict", between,
-                        {"column": KEY_VERSIONS, "max_value": 1}),
-        ExpectationSpec("symbols_are_known", "unknown_symbol", in_set, {"column": SYMBOL_KNOWN, "value_set": [True]}),
+    not_null, between, in_set = (
+        "ExpectColumnValuesToNotBeNull", "ExpectColumnValuesToBeBetween", "ExpectColumnValuesToBeInSet"
+    )
+    table: list[tuple[str, str, str, dict[str, Any]]] = [
+        *(("values_are_present", "null_value", not_null, {"column": c}) for c in PRICE_SCHEMA),
+        ("keys_are_unique", "duplicate_row", between, {"column": COPY_INDEX, "max_value": 0}),
+        ("keys_are_unique", "duplicate_key_conflict", between, {"column": KEY_VERSIONS, "max_value": 1}),
+        ("symbols_are_known", "unknown_symbol", in_set, {"column": SYMBOL_KNOWN, "value_set": [True]}),
+        *(("prices_are_positive", "nonpositive_price", between,
+           {"column": c, "min_value": 0, "strict_min": True}) for c in PRICE_VALUE_COLUMNS),
+        ("ohlc_is_consistent", "ohlc_inconsistent", between, {"column": HIGH_GAP, "max_value": tol}),
+        ("ohlc_is_consistent", "ohlc_inconsistent", between, {"column": LOW_GAP, "max_value": tol}),
+        ("volume_is_nonnegative", "negative_volume", between, {"column": "volume", "min_value": 0}),
+        ("no_unexplained_jumps", "unexplained_jump", between,
+         {"column": LOG_JUMP, "min_value": -jump, "max_value": jump}),
+        ("sessions_are_complete", "date_not_in_sessions", in_set,
+         {"column": IN_SESSIONS, "value_set": [True]}),
     ]
-    specs += [ExpectationSpec("prices_are_positive", "nonpositive_price", between,
-                              {"column": c, "min_value": 0, "strict_min": True}) for c in PRICE_VALUE_COLUMNS]
-    specs += [
-        ExpectationSpec("ohlc_is_consistent", "ohlc_inconsistent", between, {"column": HIGH_GAP, "max_value": tol}),
-        ExpectationSpec("ohlc_is_consistent", "ohlc_inconsistent", between, {"column": LOW_GAP, "max_value": tol}),
-        ExpectationSpec("volume_is_nonnegative", "negative_volume", between, {"column": "volume", "min_value": 0}),
-        ExpectationSpec("no_unexplained_jumps", "unexplained_jump", between,
-                        {"column": LOG_JUMP, "min_value": -jump, "max_value": jump}),
-        ExpectationSpec("sessions_are_complete", "date_not_in_sessions", in_set,
-                        {"column": IN_SESSIONS, "value_set": [True]}),
-    ]
-    return tuple(specs)
+    return tuple(ExpectationSpec(*row) for row in table)
 
 
 def schema_problems(frame: pl.DataFrame) -> list[str]:
@@ -168,14 +172,16 @@ def add_rule_columns(
     date, symbol = pl.col("date"), pl.col("symbol")
     return _with_duplicate_columns(target).with_columns(
         pl.when(symbol.is_not_null()).then(symbol.is_in(list(universe))).alias(SYMBOL_KNOWN),
-        pl.when(date.is_not_null()).then(date.is_in(pl.Series(sessions, dtype=pl.Date))).alias(IN_SESSIONS),
+        pl.when(date.is_not_null()).then(date.is_in(pl.Series(sessions, dtype=pl.Date))).alias(
+            IN_SESSIONS
+        ),
         *_ohlc_gaps(),
-        (_finite("adj_close") / pl.col(JUMP_REFERENCE)).log().alias(LOG_JUMP),
+        _log_jump(),
     )
 
 
 def _with_duplicate_columns(target: pl.DataFrame) -> pl.DataFrame:
-    """Add :data:`COPY_INDEX` and :data:`KEY_VERSIONS` (null when date or symbol is null).
+    """Add :data:`COPY_INDEX` and :data:`KEY_VERSIONS` (the latter null without a full key).
 
     Both are computed only on rows sharing their (date, symbol), usually none:
     a window over all value columns of a million rows costs seconds.
@@ -199,7 +205,8 @@ def jump_reference(indexed: pl.DataFrame, reference_sessions: int) -> pl.DataFra
     symbol's first date).  See the module conventions.
     """
     adj = pl.col("adj_close")
-    usable = pl.col("date").is_not_null() & pl.col("symbol").is_not_null() & adj.is_finite() & (adj > 0)
+    has_key = pl.col("date").is_not_null() & pl.col("symbol").is_not_null()
+    usable = has_key & adj.is_finite() & (adj > 0)
     daily = indexed.filter(usable).select("symbol", "date", adj.alias("_day_median")).sort("symbol", "date")
     if daily.select(pl.struct("symbol", "date").is_duplicated().any()).item():
         daily = daily.group_by("symbol", "date").agg(pl.col("_day_median").median()).sort("symbol", "date")
@@ -218,6 +225,12 @@ def _finite(name: str) -> pl.Expr:
     """The column with NaN and +-inf replaced by null."""
     column = pl.col(name)
     return pl.when(column.is_finite()).then(column)
+
+
+def _log_jump() -> pl.Expr:
+    """ln(adj_close / reference), null unless adj_close is finite and positive."""
+    adj = _finite("adj_close")
+    return pl.when(adj > 0).then((adj / pl.col(JUMP_REFERENCE)).log()).alias(LOG_JUMP)
 
 
 def _ohlc_gaps() -> list[pl.Expr]:

@@ -24,7 +24,13 @@ from market_assets.quant.validation.rules import (
     evaluation_frame,
     schema_problems,
 )
-from market_assets.schema import PRICE_COLUMNS, REJECTION_SCHEMA, conform_prices, empty_prices, validate_symbol
+from market_assets.schema import (
+    PRICE_COLUMNS,
+    REJECTION_SCHEMA,
+    conform_prices,
+    empty_prices,
+    validate_symbol,
+)
 
 _ROW_RULES = RULES[1:-1]  # between prices_have_schema and sessions_are_complete
 

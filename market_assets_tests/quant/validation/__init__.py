@@ -1,0 +1,1 @@
+"""Tests of market_assets.quant.validation."""
