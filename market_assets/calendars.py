@@ -1,16 +1,29 @@
-"""Exchange trading sessions (exchange_calendars), without Dagster."""
+"""Exchange trading sessions (exchange_calendars), without Dagster.
+
+exchange_calendars (and pandas under it) take about a second to import, which
+every load of the Dagster code location would pay for its partitions.  The
+facts the partitions need (holidays and the time zone) are therefore cached
+in a small JSON file per calendar, start date and library version, renewed
+daily; everything else imports the library when called.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
+import logging
+from importlib.metadata import version
+from pathlib import Path
 
-import pandas as pd
+CACHE_DIR = Path(__file__).resolve().parent.parent / "var" / "cache" / "calendars"
+log = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=8)
 def _calendar(name: str, start: dt.date):
     import exchange_calendars as xc
+    import pandas as pd
 
     try:
         return xc.get_calendar(name, start=pd.Timestamp(start))
@@ -23,6 +36,8 @@ def _calendar(name: str, start: dt.date):
 
 def sessions_between(name: str, start: dt.date, end: dt.date) -> list[dt.date]:
     """Trading sessions of calendar ``name`` with ``start <= session <= end``."""
+    import pandas as pd
+
     calendar = _calendar(name, start)
     last = min(pd.Timestamp(end), calendar.last_session)
     return [ts.date() for ts in calendar.sessions_in_range(pd.Timestamp(start), last)]
@@ -31,11 +46,40 @@ def sessions_between(name: str, start: dt.date, end: dt.date) -> list[dt.date]:
 def non_session_weekdays(name: str, start: dt.date) -> list[dt.date]:
     """Weekdays from ``start`` to the calendar's horizon that are not sessions
     (holidays and unscheduled closures)."""
-    calendar = _calendar(name, start)
-    weekdays = pd.bdate_range(pd.Timestamp(start), calendar.last_session)
-    return [ts.date() for ts in weekdays.difference(calendar.sessions)]
+    return [dt.date.fromisoformat(d) for d in _calendar_facts(name, start)["holidays"]]
 
 
 def calendar_timezone(name: str, start: dt.date) -> str:
     """The exchange's time zone, e.g. ``America/New_York`` for XNYS."""
-    return str(_calendar(name, start).tz)
+    return _calendar_facts(name, start)["timezone"]
+
+
+@functools.lru_cache(maxsize=8)
+def _calendar_facts(name: str, start: dt.date) -> dict:
+    today = dt.date.today().isoformat()
+    path = CACHE_DIR / f"{name}-{start}-{version('exchange-calendars')}-{today}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    facts = _compute_facts(name, start)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(facts))
+        tmp.replace(path)
+        for stale in path.parent.glob(f"{name}-{start}-*.json"):
+            if stale != path:
+                stale.unlink(missing_ok=True)
+    except OSError as error:  # a read-only install still works, only slower to load
+        log.debug("calendar cache not written to %s: %s", path, error)
+    return facts
+
+
+def _compute_facts(name: str, start: dt.date) -> dict:
+    import pandas as pd
+
+    calendar = _calendar(name, start)
+    weekdays = pd.bdate_range(pd.Timestamp(start), calendar.last_session)
+    holidays = weekdays.difference(calendar.sessions)
+    return {"timezone": str(calendar.tz), "holidays": [ts.date().isoformat() for ts in holidays]}

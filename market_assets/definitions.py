@@ -2,15 +2,15 @@
 
 import dagster as dg
 
-from market_assets.defs.assets import diagnostics, features, labels, prices, regimes
+from market_assets.defs.assets import diagnostics, features, labels, models, predictions, prices, regimes
 from market_assets.defs.io_manager import PartitionedParquetIOManager
 from market_assets.defs.jobs import JOBS
-from market_assets.defs.resources import PriceSourceResource
+from market_assets.defs.resources import MlflowResource, OptunaResource, PriceSourceResource
 from market_assets.defs.schedules import SCHEDULES
 from market_assets.settings import load_settings
 
 settings = load_settings()
-modules = [prices, regimes, features, labels, diagnostics]
+modules = [prices, regimes, features, labels, diagnostics, models, predictions]
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(modules),
@@ -26,5 +26,7 @@ defs = dg.Definitions(
             # The embedded synthetic market demonstrates validation with a few defects.
             defects=0.001 if settings.source == "synthetic" else 0.0,
         ),
+        "mlflow": MlflowResource(tracking_uri=settings.mlflow_tracking_uri),
+        "optuna": OptunaResource(storage=settings.optuna_storage),
     },
 )

@@ -14,6 +14,8 @@ variable                       default                     meaning
 ``MARKET_ASSETS_START``        ``2016-01-04``              first daily partition (a session)
 ``MARKET_ASSETS_SOURCE``       ``synthetic``               price source kind (see ``sources``)
 ``MARKET_ASSETS_SYMBOLS``      (source default)            comma-separated universe
+``MARKET_ASSETS_MLFLOW_URI``   ``sqlite:///<repo>/var/…``  MLflow tracking + registry URI
+``MARKET_ASSETS_OPTUNA_URL``   ``sqlite:///<repo>/var/…``  Optuna study storage (RDB URL)
 =============================  ==========================  =====================================
 """
 
@@ -39,6 +41,8 @@ class Settings:
     start_date: dt.date
     source: str
     symbols: tuple[str, ...] | None
+    mlflow_tracking_uri: str
+    optuna_storage: str
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -71,4 +75,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         start_date=start_date,
         source=env.get("MARKET_ASSETS_SOURCE", "synthetic"),
         symbols=symbols,
+        mlflow_tracking_uri=env.get(
+            "MARKET_ASSETS_MLFLOW_URI", f"sqlite:///{REPO_ROOT / 'var' / 'mlflow' / 'mlflow.db'}"
+        ),
+        optuna_storage=env.get(
+            "MARKET_ASSETS_OPTUNA_URL", f"sqlite:///{REPO_ROOT / 'var' / 'optuna.db'}"
+        ),
     )

@@ -70,31 +70,42 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
             return _read_parquet(self._asset_dir(asset_key).with_suffix(".parquet"), asset_key)
         keys = sorted(context.asset_partition_keys)
         lookback = int((context.definition_metadata or {}).get("lookback_partitions", 0))
-        frames, missing_history = [], []
-        for position, key in enumerate(keys):
+        frame, missing = self.read_partitions(asset_key, keys, optional=keys[:lookback])
+        if missing:
+            context.log.warning(
+                f"{len(missing)} of {lookback} history partition(s) of "
+                f"{asset_key.to_user_string()} are not materialized ({missing[0]} … "
+                f"{missing[-1]}); continuing with less history"
+            )
+        return frame
+
+    def read_partitions(
+        self, asset_key: dg.AssetKey, keys: list[str], optional: list[str] | None = None
+    ) -> tuple[pl.DataFrame, list[str]]:
+        """Concatenate the stored partitions ``keys``; return (frame, missing optional keys).
+
+        A missing key not in ``optional`` raises :class:`FileNotFoundError`
+        naming the partition and the file expected.
+        """
+        allowed = set(optional or ())
+        frames, missing = [], []
+        for key in keys:
             path = self._path(asset_key, key)
-            if not path.exists():
-                if position < lookback:
-                    missing_history.append(key)
-                    continue
+            if path.exists():
+                frames.append(_read_parquet(path, asset_key))
+            elif key in allowed:
+                missing.append(key)
+            else:
                 raise FileNotFoundError(
                     f"{asset_key.to_user_string()} partition {key} has not been materialized "
                     f"(expected {path}); materialize or backfill it first"
                 )
-            frames.append(_read_parquet(path, asset_key))
-        if missing_history:
-            context.log.warning(
-                f"{len(missing_history)} of {lookback} history partition(s) of "
-                f"{asset_key.to_user_string()} are not materialized ({missing_history[0]} … "
-                f"{missing_history[-1]}); continuing with less history"
-            )
         if not frames:
             raise FileNotFoundError(
                 f"no partition of {asset_key.to_user_string()} among {keys[:1]}…{keys[-1:]} "
                 "has been materialized"
             )
-        return pl.concat(frames, how="vertical")
-
+        return pl.concat(frames, how="vertical"), missing
 
 def _split_by_partition(
     frame: pl.DataFrame, keys: list[str], asset: str

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from market_assets.defs.partitions import SESSIONS
+from market_assets.defs.partitions import MODEL_PERIODS, SESSIONS
 
 prices_job = dg.define_asset_job(
     name="prices_job",
@@ -14,9 +14,9 @@ prices_job = dg.define_asset_job(
 daily_job = dg.define_asset_job(
     name="daily_job",
     selection=dg.AssetSelection.assets("raw_prices", "validated_prices", "price_rejections",
-                                       "market_regimes", "feature_table"),
+                                       "market_regimes", "feature_table", "predictions"),
     partitions_def=SESSIONS,
-    description="Everything a session's close makes computable: prices, regimes, features.",
+    description="Everything a session's close makes computable: prices, regimes, features, predictions.",
 )
 
 labels_job = dg.define_asset_job(
@@ -26,4 +26,18 @@ labels_job = dg.define_asset_job(
     description="Labels and feature IC of a session whose 20-session forward window has closed.",
 )
 
-JOBS = [prices_job, daily_job, labels_job]
+training_job = dg.define_asset_job(
+    name="training_job",
+    selection=dg.AssetSelection.assets("trained_model"),
+    partitions_def=MODEL_PERIODS,
+    description="Train, register and (if it beats the champion) promote the model of a week.",
+)
+
+predictions_job = dg.define_asset_job(
+    name="predictions_job",
+    selection=dg.AssetSelection.assets("predictions"),
+    partitions_def=SESSIONS,
+    description="The champion's predictions for the selected sessions.",
+)
+
+JOBS = [prices_job, daily_job, labels_job, training_job, predictions_job]

@@ -37,3 +37,22 @@ def partition_dates(keys: list[str]) -> list[dt.date]:
 
 #: The daily session partitions of this deployment (calendar and start from settings).
 SESSIONS = session_partitions(load_settings())
+
+
+def model_periods(settings: Settings) -> dg.WeeklyPartitionsDefinition:
+    """Weekly training periods (weeks start on Sunday, in the exchange's time zone).
+
+    Partition ``W`` is the model used for the sessions of week ``W``: it is
+    trained on labels that closed before ``W`` starts.  The first period
+    leaves a year of sessions for features and labels to exist.
+    """
+    first = settings.start_date + dt.timedelta(days=371)
+    return dg.WeeklyPartitionsDefinition(
+        start_date=first.isoformat(),
+        timezone=calendar_timezone(settings.calendar, settings.start_date),
+        end_offset=1,  # the current week's model can be trained as soon as the week starts
+    )
+
+
+#: Weekly model training periods: backfilling them is a walk-forward.
+MODEL_PERIODS = model_periods(load_settings())

@@ -74,3 +74,25 @@ class PriceSourceResource(dg.ConfigurableResource):
         if self.symbols is not None:
             options["symbols"] = list(self.symbols)
         return build_source(self.kind, **options)
+
+
+class MlflowResource(dg.ConfigurableResource):
+    """Where models are tracked and registered (MLflow)."""
+
+    tracking_uri: str = Field(
+        description="MLflow tracking and registry URI: sqlite:///… locally, a server URL or "
+        "postgresql+psycopg2://… in production."
+    )
+    experiment: str = Field(default="market_assets", description="MLflow experiment name.")
+
+    def tracking(self):
+        """The :class:`market_assets.tracking.TrackingConfig` of this resource."""
+        from market_assets.tracking.mlflow_store import TrackingConfig
+
+        return TrackingConfig(tracking_uri=self.tracking_uri, experiment=self.experiment)
+
+
+class OptunaResource(dg.ConfigurableResource):
+    """Where Optuna studies persist (an RDB URL shared by every tuning worker)."""
+
+    storage: str = Field(description="sqlite:///… locally, postgresql+psycopg2://… in production.")

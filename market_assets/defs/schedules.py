@@ -6,7 +6,7 @@ import dagster as dg
 
 from market_assets.calendars import calendar_timezone, sessions_between
 from market_assets.defs.assets.labels import MAX_HORIZON
-from market_assets.defs.jobs import daily_job, labels_job
+from market_assets.defs.jobs import daily_job, labels_job, training_job
 from market_assets.settings import load_settings
 
 SETTINGS = load_settings()
@@ -30,7 +30,7 @@ def sessions_to_run(day: dt.date, calendar: str, start: dt.date) -> tuple[str, s
     cron_schedule="30 18 * * 1-5",
     execution_timezone=TIMEZONE,
     job=daily_job,
-    description="After the close: prices, regimes and features of today's session.",
+    description="After the close: prices, regimes, features and predictions of today's session.",
 )
 def nightly_schedule(context: dg.ScheduleEvaluationContext):
     day = context.scheduled_execution_time.date()
@@ -54,4 +54,12 @@ def labels_schedule(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(run_key=f"labels-{keys[1]}", partition_key=keys[1])
 
 
-SCHEDULES = [nightly_schedule, labels_schedule]
+weekly_training_schedule = dg.build_schedule_from_partitioned_job(
+    training_job,
+    name="weekly_training_schedule",
+    description="Sunday evening: train the coming week's model on every label closed so far.",
+    hour_of_day=20,
+    day_of_week=0,
+)
+
+SCHEDULES = [nightly_schedule, labels_schedule, weekly_training_schedule]

@@ -14,10 +14,7 @@ from market_assets.quant.features import FEATURE_SPECS, max_warmup
 # levels, Parabolic SAR) are left out: a nightly run and a full recompute would
 # disagree. Their windowed versions (obv_flow_20, cmf_20, vpt_flow_20) stay.
 FEATURES = [name for name, spec in FEATURE_SPECS.items() if not spec.history_dependent]
-# Sessions of history that reproduce every feature of the last row (EMA memory to 1e-10).
-LOOKBACK_SESSIONS = max_warmup(FEATURES)
 REGIME_FEATURES = ["p_bull", "p_bear", "p_sideways"]
-PER_DATE_FEATURES = [n for n in FEATURES if FEATURE_SPECS[n].group == "calendar"] + REGIME_FEATURES
 
 
 class FeatureCheckConfig(dg.Config):
@@ -31,62 +28,80 @@ class FeatureCheckConfig(dg.Config):
     )
 
 
-@dg.asset(
-    partitions_def=SESSIONS,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    io_manager_key="parquet_io_manager",
-    group_name="features",
-    kinds={"polars", "parquet"},
-    ins={
-        "validated_prices": dg.AssetIn(
-            partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=-LOOKBACK_SESSIONS, allow_nonexistent_upstream_partitions=True
-            ),
-            metadata={"lookback_partitions": LOOKBACK_SESSIONS},
-        ),
-        "market_regimes": dg.AssetIn(),
-    },
-    check_specs=FEATURE_CHECK_SPECS,
-)
-def feature_table(
-    context: dg.AssetExecutionContext,
-    config: FeatureCheckConfig,
-    validated_prices: pl.DataFrame,
-    market_regimes: pl.DataFrame,
-):
-    """One row per (session, symbol): 300 documented indicator features plus regime probabilities."""
-    from market_assets.quant.features import compute_features
+def build_feature_table(features: list[str]) -> dg.AssetsDefinition:
+    """The ``feature_table`` asset computing ``features`` (tests use small subsets).
 
-    sessions = partition_dates(context.partition_keys)
-    context.log.info(
-        f"computing {len(FEATURES)} features for {len(sessions):,} session(s) from "
-        f"{validated_prices.height:,} validated rows ({validated_prices['date'].n_unique():,} sessions "
-        f"incl. up to {LOOKBACK_SESSIONS} of lookback)"
+    It reads ``max_warmup(features)`` sessions of validated prices before its
+    first partition: enough history to reproduce every value of a full
+    recompute (recursive smoothing to 1e-10 relative).
+    """
+    lookback = max_warmup(features)
+    per_date = [n for n in features if FEATURE_SPECS[n].group == "calendar"] + REGIME_FEATURES
+    warmups = {n: FEATURE_SPECS[n].warmup for n in features} | dict.fromkeys(
+        REGIME_FEATURES, REGIME_WARMUP_SESSIONS
     )
-    history = validated_prices.select(
-        "date", "symbol", pl.int_range(pl.len()).over("symbol", order_by="date").alias("history")
-    )
-    table = (
-        compute_features(validated_prices, features=FEATURES)
-        .filter(pl.col("date").is_in(sessions))
-        .join(market_regimes.select("date", *REGIME_FEATURES), on="date", how="left")
-    )
-    checked = table.join(history, on=["date", "symbol"], how="left")
-    yield dg.Output(
-        table,
-        metadata={
-            "sessions": len(sessions),
-            "symbols": table["symbol"].n_unique(),
-            "features": len(table.columns) - 2,
-            "lookback_sessions": LOOKBACK_SESSIONS,
-            "preview": frame_preview(table.select(table.columns[:8]).tail(10)),
+
+    @dg.asset(
+        name="feature_table",
+        partitions_def=SESSIONS,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        io_manager_key="parquet_io_manager",
+        group_name="features",
+        kinds={"polars", "parquet"},
+        ins={
+            "validated_prices": dg.AssetIn(
+                partition_mapping=dg.TimeWindowPartitionMapping(
+                    start_offset=-lookback, allow_nonexistent_upstream_partitions=True
+                ),
+                metadata={"lookback_partitions": lookback},
+            ),
+            "market_regimes": dg.AssetIn(),
         },
+        check_specs=FEATURE_CHECK_SPECS,
     )
-    yield from feature_check_results(
-        checked,
-        warmups={name: FEATURE_SPECS[name].warmup for name in FEATURES}
-        | dict.fromkeys(REGIME_FEATURES, REGIME_WARMUP_SESSIONS),
-        per_date_features=PER_DATE_FEATURES,
-        max_null_share=config.max_null_share,
-        max_abs_corr=config.max_abs_corr,
-    )
+    def feature_table(
+        context: dg.AssetExecutionContext,
+        config: FeatureCheckConfig,
+        validated_prices: pl.DataFrame,
+        market_regimes: pl.DataFrame,
+    ):
+        """One row per (session, symbol): documented indicator features plus market regime probabilities."""
+        from market_assets.quant.features import compute_features
+
+        sessions = partition_dates(context.partition_keys)
+        context.log.info(
+            f"computing {len(features)} features for {len(sessions):,} session(s) from "
+            f"{validated_prices.height:,} validated rows ({validated_prices['date'].n_unique():,} sessions "
+            f"incl. up to {lookback} of lookback)"
+        )
+        history = validated_prices.select(
+            "date", "symbol", pl.int_range(pl.len()).over("symbol", order_by="date").alias("history")
+        )
+        table = (
+            compute_features(validated_prices, features=features)
+            .filter(pl.col("date").is_in(sessions))
+            .join(market_regimes.select("date", *REGIME_FEATURES), on="date", how="left")
+        )
+        checked = table.join(history, on=["date", "symbol"], how="left")
+        yield dg.Output(
+            table,
+            metadata={
+                "sessions": len(sessions),
+                "symbols": table["symbol"].n_unique(),
+                "features": len(table.columns) - 2,
+                "lookback_sessions": lookback,
+                "preview": frame_preview(table.select(table.columns[:8]).tail(10)),
+            },
+        )
+        yield from feature_check_results(
+            checked,
+            warmups=warmups,
+            per_date_features=per_date,
+            max_null_share=config.max_null_share,
+            max_abs_corr=config.max_abs_corr,
+        )
+
+    return feature_table
+
+
+feature_table = build_feature_table(FEATURES)

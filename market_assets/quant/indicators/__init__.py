@@ -9,7 +9,8 @@ Pure computation (no Dagster, no I/O).  The public entry point is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import date
 
 import polars as pl
 
@@ -48,7 +49,8 @@ def max_warmup(features: Sequence[str] | None = None) -> int:
     return max((FEATURE_SPECS[n].lookback for n in names), default=0)
 
 
-def compute_features(prices: pl.DataFrame, *, features: Sequence[str] | None = None) -> pl.DataFrame:
+def compute_features(prices: pl.DataFrame, *, features: Sequence[str] | None = None,
+                     output_dates: Collection[date] | None = None) -> pl.DataFrame:
     """Compute features for a whole price panel in one pass.
 
     Parameters
@@ -59,6 +61,13 @@ def compute_features(prices: pl.DataFrame, *, features: Sequence[str] | None = N
         no nulls, positive ``close`` / ``adj_close``.
     features
         Names to compute (default: all of :func:`feature_names`).
+    output_dates
+        If given, only rows of these dates are returned.  Everything is still
+        computed from the whole history in ``prices`` (values are identical to
+        filtering the full result), but only those rows are stored, which
+        saves most of the memory and assembly time when a long lookback is
+        needed for one output session (e.g. a nightly run).  Dates absent from
+        ``prices`` are ignored.
 
     Returns
     -------
@@ -71,7 +80,7 @@ def compute_features(prices: pl.DataFrame, *, features: Sequence[str] | None = N
     OHLC are rescaled by ``adj_close / close`` before any indicator so that a
     split is not seen as a crash; returns use ``adj_close``.
     """
-    return compute_panel(prices, FEATURE_SPECS, features)
+    return compute_panel(prices, FEATURE_SPECS, features, output_dates)
 
 
 __all__ = ["FEATURE_SPECS", "FeatureSpec", "TalibCall", "compute_features", "feature_names", "max_warmup"]

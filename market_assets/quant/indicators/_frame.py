@@ -2,145 +2,176 @@
 
 Conventions
 -----------
-* The panel is sorted by ``symbol`` then ``date`` internally so that every
-  per-symbol computation sees one contiguous, time-ordered series.
+* The long panel becomes time-major ``(sessions × symbols)`` matrices: column
+  ``s`` is the ``s``-th symbol in sorted order, row ``t`` its ``t``-th session
+  (aligned by position within the symbol, not by date, so symbols with
+  different histories need no calendar alignment).  A symbol with fewer
+  sessions is padded with NaN at the end.  When every symbol has every date
+  (a *balanced* panel) row ``t`` is simply the ``t``-th date.
 * **Split/dividend adjustment.** OHLC are rescaled by ``adj_close / close`` so
   that ``open``, ``high`` and ``low`` live on the same adjusted scale as
   ``adj_close``; without it a 2:1 split would look like a 50 % crash to every
   price indicator.  Volume is *not* rescaled (``adj_close / close`` cannot tell
   a split from a dividend), so volume features are short-window ratios.
-* Internal columns start with ``_``: ``_o, _h, _l, _c`` (adjusted OHLC),
-  ``_v`` (volume), ``_sym`` (symbol code), ``_i`` (session index within the
-  symbol, 0 for its first row), ``_dc`` (close change), ``_ret`` (simple
-  return), ``_lret`` (log return), ``_tr`` (true range), ``_tp`` (typical price).
+* Base series: ``_o, _h, _l, _c`` (adjusted OHLC), ``_v`` (volume) and
+  ``close`` (raw close); derived ones (``_dc`` close change, ``_ret`` simple
+  return, ``_lret`` log return, ``_tr`` true range, ``_tp`` typical price) are
+  defined in :mod:`.chunk`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import polars as pl
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("date", "symbol", "open", "high", "low", "close", "adj_close", "volume")
-SYM = "_sym"
-IDX = "_i"
+VALUE_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS[2:]
 
 
-def safe_div(num: pl.Expr, den: pl.Expr) -> pl.Expr:
-    """``num / den``, null where ``den`` is zero (never ±inf)."""
-    return pl.when(den != 0).then(num / den)
+def _first_bad_row(prices: pl.DataFrame, bad: np.ndarray) -> dict:
+    return prices.row(int(np.argmax(bad)), named=True)
 
 
-def _check_input(prices: pl.DataFrame) -> None:
+def _check_values(prices: pl.DataFrame, values: dict[str, np.ndarray]) -> None:
+    """Raise on null/NaN values or non-positive close/adj_close, naming the first offending row."""
+    missing = np.zeros(prices.height, dtype=bool)
+    for name in VALUE_COLUMNS:
+        missing |= np.isnan(values[name])
+    if missing.any():
+        row = _first_bad_row(prices, missing)
+        cols = [c for c in VALUE_COLUMNS if row[c] is None or row[c] != row[c]]
+        raise ValueError(
+            f"compute_features: {int(missing.sum())} row(s) with null/NaN prices, first symbol={row['symbol']!r} "
+            f"date={row['date']} column(s) {cols}; expected validated prices without gaps"
+        )
+    nonpos = (values["close"] <= 0) | (values["adj_close"] <= 0)
+    if nonpos.any():  # checked after nulls so the message names the real problem
+        row = _first_bad_row(prices, nonpos)
+        raise ValueError(
+            f"compute_features: non-positive close/adj_close for symbol={row['symbol']!r} date={row['date']} "
+            f"(close={row['close']}, adj_close={row['adj_close']}); expected positive prices"
+        )
+
+
+def _read_values(prices: pl.DataFrame) -> dict[str, np.ndarray]:
     missing = [c for c in REQUIRED_COLUMNS if c not in prices.columns]
     if missing:
         raise ValueError(
             f"compute_features: missing column(s) {missing}; expected at least {list(REQUIRED_COLUMNS)} "
             f"(see market_assets.schema.PRICE_SCHEMA), got {prices.columns}"
         )
-    values = [c for c in REQUIRED_COLUMNS if c not in ("date", "symbol")]
-    bad = prices.filter(pl.any_horizontal(pl.col(values).is_null() | pl.col(values).cast(pl.Float64).is_nan()))
-    if bad.height:
-        row = bad.row(0, named=True)
-        cols = [c for c in values if row[c] is None or row[c] != row[c]]
-        raise ValueError(
-            f"compute_features: {bad.height} row(s) with null/NaN prices, first symbol={row['symbol']!r} "
-            f"date={row['date']} column(s) {cols}; expected validated prices without gaps"
-        )
-    nonpos = prices.filter((pl.col("close") <= 0) | (pl.col("adj_close") <= 0))
-    if nonpos.height:  # checked after nulls so the message names the real problem
-        row = nonpos.row(0, named=True)
-        raise ValueError(
-            f"compute_features: non-positive close/adj_close for symbol={row['symbol']!r} date={row['date']} "
-            f"(close={row['close']}, adj_close={row['adj_close']}); expected positive prices"
-        )
-    dup = _row_key(prices, symbol_major=True).is_duplicated()
-    if dup.any():
-        row = prices.filter(dup).row(0, named=True)
+    return {c: prices[c].cast(pl.Float64).to_numpy() for c in VALUE_COLUMNS}  # nulls become NaN
+
+
+@dataclass
+class Panel:
+    """A validated price panel as time-major matrices plus where each row goes in the output.
+
+    Attributes
+    ----------
+    symbols
+        Sorted distinct symbols (matrix columns).
+    days
+        Sorted distinct dates as days since 1970-01-01.
+    base
+        Base series as ``(sessions × symbols)`` float matrices, NaN-padded.
+    out_pos, out_sym, out_day
+        For every output row, in ``(date, symbol)`` order: session position,
+        symbol column and date index (into ``days``).
+    balanced
+        True if every symbol has every date (then ``pos == day``).
+    """
+
+    symbols: pl.Series
+    days: np.ndarray
+    base: dict[str, np.ndarray]
+    out_pos: np.ndarray
+    out_sym: np.ndarray
+    out_day: np.ndarray
+    balanced: bool
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(sessions, symbols)`` of the matrices."""
+        return next(iter(self.base.values())).shape
+
+
+def _date_major_order(prices: pl.DataFrame, sym: np.ndarray, day: np.ndarray, n_sym: int) -> np.ndarray | None:
+    """Row order by (date, symbol), None if already so; raises on a duplicate (date, symbol)."""
+    key = day * n_sym + sym
+    if np.all(key[1:] > key[:-1]):
+        return None
+    order = np.argsort(key, kind="stable")
+    dup = np.flatnonzero(key[order][1:] == key[order][:-1])
+    if len(dup):
+        row = prices.row(int(order[dup[0]]), named=True)
         raise ValueError(
             f"compute_features: duplicate (date, symbol) = ({row['date']}, {row['symbol']!r}); "
             "expected one row per session and symbol"
         )
+    return order
 
 
-def prepare(prices: pl.DataFrame) -> pl.DataFrame:
-    """Validate, sort by (symbol, date) and add the internal base columns."""
-    _check_input(prices)
-    factor = pl.col("adj_close") / pl.col("close")
-    order = _row_key(prices, symbol_major=True).arg_sort()
-    frame = (
-        prices.select("date", "symbol", "open", "high", "low", "close", "adj_close", "volume")[order]
-        .lazy()
-        .with_columns(
-            (pl.col("open") * factor).cast(pl.Float64).alias("_o"),
-            (pl.col("high") * factor).cast(pl.Float64).alias("_h"),
-            (pl.col("low") * factor).cast(pl.Float64).alias("_l"),
-            pl.col("adj_close").cast(pl.Float64).alias("_c"),
-            pl.col("volume").cast(pl.Float64).alias("_v"),
-            pl.col("symbol").rle_id().alias(SYM),
-        )
-        .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over(SYM).alias(IDX))
-    )
-    c, h, l, prev = pl.col("_c"), pl.col("_h"), pl.col("_l"), pl.col("_c").shift(1)
-    frame = frame.with_columns(
-        (c - prev).over(SYM).alias("_dc"),
-        (c / prev - 1.0).over(SYM).alias("_ret"),
-        (c / prev).log().over(SYM).alias("_lret"),
-        pl.max_horizontal(h - l, (h - prev).abs(), (l - prev).abs()).over(SYM).alias("_tr"),
-        ((h + l + c) / 3.0).alias("_tp"),
-    )
-    return frame.collect()
+def _positions(sym: np.ndarray, n_sym: int) -> np.ndarray:
+    """Session position of each (date-sorted) row within its symbol."""
+    by_symbol = np.argsort(sym, kind="stable")
+    counts = np.bincount(sym, minlength=n_sym)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    pos = np.empty(len(sym), dtype=np.int64)
+    pos[by_symbol] = np.arange(len(sym)) - np.repeat(starts, counts)
+    return pos
 
 
-def _row_key(frame: pl.DataFrame, *, symbol_major: bool = False) -> pl.Series:
-    """One Int64 per row ordering by (date, symbol), or (symbol, date) if ``symbol_major``.
-
-    Sorting one integer is much faster than sorting a string and a date column.
-    """
-    symbols = frame["symbol"].unique().sort()
-    ranks = frame["symbol"].cast(pl.Enum(symbols)).to_physical().cast(pl.Int64)
-    days = frame["date"].cast(pl.Int32).cast(pl.Int64)
-    days = days - days.min() if frame.height else days
-    if symbol_major:
-        return ranks * (int(days.max() or 0) + 1) + days
-    return days * (int(ranks.max() or 0) + 1) + ranks
-
-
-def date_major_order(frame: pl.DataFrame) -> pl.Series:
-    """Row permutation sorting ``frame`` by (date, symbol)."""
-    return _row_key(frame).arg_sort()
+def _base(values: dict[str, np.ndarray], rows: np.ndarray | None, pos: np.ndarray, sym: np.ndarray,
+          shape: tuple[int, int], balanced: bool) -> dict[str, np.ndarray]:
+    """Adjusted base series as matrices; ``rows`` is the date-major order (None: as given)."""
+    factor = values["adj_close"] / values["close"]
+    series = {"_o": values["open"] * factor, "_h": values["high"] * factor, "_l": values["low"] * factor,
+              "_c": values["adj_close"], "_v": values["volume"], "close": values["close"]}
+    out = {}
+    for name, x in series.items():
+        x = x if rows is None else x[rows]
+        if balanced:
+            out[name] = x.reshape(shape)
+        else:
+            out[name] = np.full(shape, np.nan)
+            out[name][pos, sym] = x
+    return out
 
 
-class Layout:
-    """Maps the long (symbol-major) panel to a dense ``(n_symbols, n_sessions)`` matrix.
-
-    Row ``k`` of the matrix is the ``k``-th symbol; column ``j`` is its
-    ``j``-th session (aligned by position, not by date, so symbols with
-    different histories need no calendar alignment).  Padding is NaN.
-    """
-
-    def __init__(self, frame: pl.DataFrame) -> None:
-        self.code = frame[SYM].to_numpy()
-        self.pos = frame[IDX].to_numpy()
-        self.n_sym = int(self.code.max()) + 1 if len(self.code) else 0
-        self.n_pos = int(self.pos.max()) + 1 if len(self.pos) else 0
-        self.balanced = self.n_sym * self.n_pos == len(self.code)
-
-    def to_matrix(self, values: np.ndarray) -> np.ndarray:
-        """Long values → ``(n_symbols, n_sessions)`` float matrix."""
-        values = np.asarray(values, dtype=np.float64)
-        if self.balanced:
-            return values.reshape(self.n_sym, self.n_pos).copy()
-        out = np.full((self.n_sym, self.n_pos), np.nan)
-        out[self.code, self.pos] = values
-        return out
-
-    def to_long(self, matrix: np.ndarray) -> np.ndarray:
-        """``(n_symbols, n_sessions)`` matrix → long values in frame order."""
-        if self.balanced:
-            return matrix.reshape(-1)
-        return matrix[self.code, self.pos]
+def _day_index(prices: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct dates (days since epoch) and each row's index into them."""
+    raw = prices["date"].cast(pl.Int32).to_numpy().astype(np.int64)
+    if not len(raw):
+        return raw, raw
+    lo = raw.min()
+    present = np.zeros(raw.max() - lo + 1, dtype=bool)
+    present[raw - lo] = True
+    days = np.flatnonzero(present) + lo
+    lookup = np.cumsum(present) - 1
+    return days, lookup[raw - lo]
 
 
-def column_matrix(frame: pl.DataFrame, layout: Layout, name: str) -> np.ndarray:
-    """A frame column as a layout matrix, nulls as NaN."""
-    return layout.to_matrix(frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy())
+def prepare(prices: pl.DataFrame, output_dates: Collection[date] | None = None) -> Panel:
+    """Validate ``prices`` and lay them out as time-major matrices (see module doc)."""
+    values = _read_values(prices)
+    _check_values(prices, values)
+    symbols = prices["symbol"].unique().sort()
+    sym = prices["symbol"].cast(pl.Enum(symbols)).to_physical().to_numpy().astype(np.int64)
+    days, day = _day_index(prices)
+    n_sym = len(symbols)
+    rows = _date_major_order(prices, sym, day, n_sym)
+    sym_s, day_s = (sym, day) if rows is None else (sym[rows], day[rows])
+    balanced = len(sym_s) == len(days) * n_sym
+    pos = day_s if balanced else _positions(sym_s, n_sym)
+    n_t = int(pos.max()) + 1 if len(pos) else 0
+    base = _base(values, rows, pos, sym_s, (n_t, n_sym), balanced)
+    keep = slice(None)
+    if output_dates is not None:
+        wanted = pl.Series(list(output_dates), dtype=pl.Date).cast(pl.Int32).to_numpy()
+        keep = np.isin(days, wanted)[day_s]
+    return Panel(symbols, days, base, pos[keep], sym_s[keep], day_s[keep], balanced)

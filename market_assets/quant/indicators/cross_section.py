@@ -5,11 +5,14 @@ that day: ``cs_rank_x = rank / count`` with ties averaged, in ``(0, 1]``;
 ``cs_z_x = (x - mean) / std`` (ddof=1), null if fewer than two symbols or a
 zero spread.  Only same-date values enter, so these are point in time; their
 warm-up is that of the underlying feature.
+
+Both work on a ``(dates × symbols)`` grid of the feature, NaN where it is null
+or the symbol has no row that day; each date (row) is computed on its own.
 """
 
 from __future__ import annotations
 
-import polars as pl
+import numpy as np
 
 from market_assets.quant.indicators.registry import FeatureSpec
 
@@ -19,15 +22,33 @@ KEY_FEATURES: dict[str, int] = {
 }
 
 
-def _rank(name: str) -> pl.Expr:
-    x = pl.col(name)
-    return (x.rank("average") / x.count()).over("date")
+def rank_grid(grid: np.ndarray) -> np.ndarray:
+    """Per-row average rank (1-based, ties averaged) divided by the row's non-null count."""
+    n_sym = grid.shape[1]
+    order = np.argsort(grid, axis=1, kind="stable")  # NaN last
+    ordered = np.take_along_axis(grid, order, axis=1)
+    cols = np.broadcast_to(np.arange(n_sym), grid.shape)
+    starts = np.ones(grid.shape, dtype=bool)
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    ends = np.ones(grid.shape, dtype=bool)
+    ends[:, :-1] = starts[:, 1:]
+    first = np.maximum.accumulate(np.where(starts, cols, 0), axis=1)
+    last = np.minimum.accumulate(np.where(ends, cols, n_sym - 1)[:, ::-1], axis=1)[:, ::-1]
+    ranks = np.empty(grid.shape)
+    np.put_along_axis(ranks, order, (first + last) / 2.0 + 1.0, axis=1)
+    valid = ~np.isnan(grid)
+    ranks[~valid] = np.nan
+    return ranks / valid.sum(axis=1, keepdims=True)
 
 
-def _zscore(name: str) -> pl.Expr:
-    x = pl.col(name)
-    sd = x.std(ddof=1)
-    return pl.when(sd > 0).then((x - x.mean()) / sd).over("date")
+def zscore_grid(grid: np.ndarray) -> np.ndarray:
+    """Per-row ``(x - mean) / std`` (ddof=1); NaN if the row has < 2 values or no spread."""
+    valid = ~np.isnan(grid)
+    count = valid.sum(axis=1, keepdims=True)
+    mean = np.where(valid, grid, 0.0).sum(axis=1, keepdims=True) / count
+    dev = np.where(valid, grid - mean, 0.0)
+    sd = np.sqrt((dev * dev).sum(axis=1, keepdims=True) / (count - 1))
+    return np.where(sd > 0, (grid - mean) / sd, np.nan)
 
 
 def specs() -> list[FeatureSpec]:
@@ -36,8 +57,8 @@ def specs() -> list[FeatureSpec]:
     for name, warm in KEY_FEATURES.items():
         out += [
             FeatureSpec(f"cs_rank_{name}", "cross_section", f"Per-date percentile rank of {name} (ties averaged).",
-                        warm, cross_section=lambda name=name: _rank(name), depends=(name,)),
+                        warm, cross_section=rank_grid, depends=(name,)),
             FeatureSpec(f"cs_z_{name}", "cross_section", f"Per-date z-score of {name} (ddof=1).", warm,
-                        cross_section=lambda name=name: _zscore(name), depends=(name,)),
+                        cross_section=zscore_grid, depends=(name,)),
         ]
     return out

@@ -1,58 +1,14 @@
-"""NumPy kernels on ``(symbols × sessions)`` matrices (rows are symbols).
+"""Whole-panel NumPy functions on ``(symbols × sessions)`` matrices (rows are symbols).
 
-Used where polars has no fast window primitive: first-occurrence arg-max /
-arg-min in a window (Qlib's ``IdxMax`` / ``IdxMin``), the percentile rank of
-the latest value in its window (Qlib's ``Rank``) and the path-dependent
-Parabolic SAR.  Loops run over sessions or window offsets, never symbols.
-Outputs are NaN where the window is incomplete.
+Used for path-dependent indicators that loop over sessions (Parabolic SAR):
+loops run over sessions, never symbols.  The engine passes transposed views
+of its time-major matrices, so ``x[:, t]`` (all symbols at session ``t``) is
+contiguous in memory.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
-
-
-def _windows(x: np.ndarray, d: int) -> np.ndarray:
-    return sliding_window_view(x, d, axis=1)
-
-
-def rolling_argmax(x: np.ndarray, d: int) -> np.ndarray:
-    """1-based position of the first maximum in the last ``d`` values (1 = oldest)."""
-    out = np.full_like(x, np.nan)
-    if x.shape[1] >= d:
-        out[:, d - 1:] = np.argmax(_windows(x, d), axis=-1) + 1.0
-    return out
-
-
-def rolling_argmin(x: np.ndarray, d: int) -> np.ndarray:
-    """1-based position of the first minimum in the last ``d`` values (1 = oldest)."""
-    out = np.full_like(x, np.nan)
-    if x.shape[1] >= d:
-        out[:, d - 1:] = np.argmin(_windows(x, d), axis=-1) + 1.0
-    return out
-
-
-def rolling_pct_rank(x: np.ndarray, d: int) -> np.ndarray:
-    """Percentile rank of the latest value within its ``d``-window, ties averaged, in (0, 1].
-
-    ``(#less + (#equal + 1) / 2) / d`` with ``#equal`` counting the latest value
-    itself: pandas' ``rolling(d).rank(pct=True)``, as in Qlib's ``Rank``.
-    """
-    out = np.full_like(x, np.nan)
-    n_t = x.shape[1]
-    if n_t < d:
-        return out
-    last = x[:, d - 1:]
-    less = np.zeros_like(last)
-    equal = np.zeros_like(last)
-    for k in range(d):
-        past = x[:, k:n_t - d + 1 + k]
-        less += past < last
-        equal += past == last
-    out[:, d - 1:] = (less + (equal + 1.0) / 2.0) / d
-    out[:, d - 1:][np.isnan(last)] = np.nan
-    return out
 
 
 def parabolic_sar(high: np.ndarray, low: np.ndarray, acceleration: float = 0.02,

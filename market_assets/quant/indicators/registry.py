@@ -1,9 +1,10 @@
 """The feature registry: one :class:`FeatureSpec` per feature name.
 
-A spec says how a feature is computed (a polars expression evaluated within
-each symbol, a NumPy function on the ``(symbols × sessions)`` matrix, or a
-per-date cross-sectional expression), its warm-up, its documentation and,
-where TA-Lib has the indicator, the TA-Lib call used by the parity tests.
+A spec says how a feature is computed (a NumPy kernel on a time-major chunk
+of symbols, a NumPy function on the whole ``(symbols × sessions)`` matrix, a
+per-date polars expression of the date, or a per-date cross-sectional
+function of another feature), its warm-up, its documentation and, where
+TA-Lib has the indicator, the TA-Lib call used by the parity tests.
 
 Warm-up and memory
 ------------------
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from market_assets.quant.indicators.chunk import Chunk
 from market_assets.quant.indicators.recursive import Recursion
 
 DECAY_TOLERANCE = 1e-10
@@ -68,14 +70,22 @@ class FeatureSpec:
         Sessions of history before the first non-null value.
     memory
         Extra sessions for recursive smoothing to forget its seed (see module doc).
+    kernel
+        Per-symbol NumPy kernel: maps a :class:`.chunk.Chunk` (time-major
+        ``(sessions × symbols)`` block, memoised intermediates) to a matrix of
+        the same shape.  Warm-up rows and non-finite values are nulled by the engine.
     expr
-        Builder of a per-symbol polars expression over internal columns.
+        Builder of a polars expression of ``date`` alone, evaluated once per
+        output date (calendar features).
     matrix
-        ``(inputs, fn)``: ``fn`` maps ``(symbols × sessions)`` input matrices to one.
+        ``(inputs, fn)``: ``fn`` maps whole-panel ``(symbols × sessions)`` input
+        matrices to one (path-dependent loops over sessions, e.g. SAR); kernels
+        read the result under the feature's name.
     cross_section
-        Builder of a per-date expression over other features (``depends``).
+        Per-date function of the first dependency: maps its ``(dates × symbols)``
+        grid (NaN where null or absent) to a grid of the same shape.
     recursions
-        NumPy recursions (EMA / Wilder) whose outputs ``expr`` reads.
+        NumPy recursions (EMA / Wilder) whose outputs ``kernel`` reads.
     talib
         The TA-Lib equivalent, if any.
     history_dependent
@@ -89,11 +99,12 @@ class FeatureSpec:
     memory: int = 0
     expr: Callable[[], pl.Expr] | None = None
     matrix: tuple[tuple[str, ...], Callable[..., np.ndarray]] | None = None
-    cross_section: Callable[[], pl.Expr] | None = None
+    cross_section: Callable[[np.ndarray], np.ndarray] | None = None
     recursions: tuple[Recursion, ...] = ()
     depends: tuple[str, ...] = ()
     talib: TalibCall | None = None
     history_dependent: bool = False
+    kernel: Callable[[Chunk], np.ndarray] | None = None
 
     @property
     def lookback(self) -> int:

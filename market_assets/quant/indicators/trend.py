@@ -7,44 +7,42 @@ averages are reported in adjusted price units; the ``close_to_*`` ratios
 
 from __future__ import annotations
 
-import polars as pl
+import numpy as np
 
-from market_assets.quant.indicators._frame import safe_div
+from market_assets.quant.indicators.chunk import Chunk, safe_div
 from market_assets.quant.indicators.matrixops import parabolic_sar
 from market_assets.quant.indicators.recursive import ema, wilder
 from market_assets.quant.indicators.registry import FeatureSpec, TalibCall, decay_memory
 
 MA_WINDOWS = (5, 10, 20, 50, 100, 200)
-C, H, L = pl.col("_c"), pl.col("_h"), pl.col("_l")
 
 
-def _close() -> pl.Expr:
-    return pl.col("_c")
+def _close(k: Chunk) -> np.ndarray:
+    return k["_c"]
 
 
 def _moving_averages() -> list[FeatureSpec]:
     specs = []
     for n in MA_WINDOWS:
-        weights = [float(k) for k in range(1, n + 1)]
-        total = sum(weights)
+        total = n * (n + 1) / 2
         rec = ema(f"_ema_{n}", _close, n)
         mem = decay_memory(rec.alpha)
         specs += [
             FeatureSpec(f"sma_{n}", "trend", f"Simple moving average of adjusted close over {n} sessions.",
-                        n - 1, expr=lambda n=n: C.rolling_mean(n), talib=TalibCall("SMA", ("close",), {"timeperiod": n})),
+                        n - 1, kernel=lambda k, n=n: k.mean("_c", n), talib=TalibCall("SMA", ("close",), {"timeperiod": n})),
             FeatureSpec(f"ema_{n}", "trend",
                         f"Exponential moving average of adjusted close, alpha = 2/({n}+1), seeded TA-Lib style with "
                         f"the SMA of the first {n} closes; memory {mem} sessions to 1e-10.",
-                        n - 1, memory=mem, expr=lambda n=n: pl.col(f"_ema_{n}"), recursions=(rec,),
+                        n - 1, memory=mem, kernel=lambda k, n=n: k[f"_ema_{n}"], recursions=(rec,),
                         talib=TalibCall("EMA", ("close",), {"timeperiod": n})),
             FeatureSpec(f"wma_{n}", "trend", f"Linearly weighted moving average over {n} sessions (weight k for the "
                         f"k-th oldest, sum of weights {int(total)}).", n - 1,
-                        expr=lambda n=n, w=tuple(x / total for x in weights): C.rolling_sum(n, weights=list(w)),
+                        kernel=lambda k, n=n, total=total: k.wsum("_c", n) / total,
                         talib=TalibCall("WMA", ("close",), {"timeperiod": n})),
             FeatureSpec(f"close_to_sma_{n}", "trend", f"close / sma_{n} - 1.", n - 1,
-                        expr=lambda n=n: C / C.rolling_mean(n) - 1.0),
+                        kernel=lambda k, n=n: k["_c"] / k.mean("_c", n) - 1.0),
             FeatureSpec(f"close_to_ema_{n}", "trend", f"close / ema_{n} - 1 (EMA seeded as ema_{n}).", n - 1,
-                        memory=mem, expr=lambda n=n: C / pl.col(f"_ema_{n}") - 1.0, recursions=(rec,)),
+                        memory=mem, kernel=lambda k, n=n: k["_c"] / k[f"_ema_{n}"] - 1.0, recursions=(rec,)),
         ]
     return specs
 
@@ -53,7 +51,7 @@ def _macd(fast: int = 12, slow: int = 26, signal: int = 9) -> list[FeatureSpec]:
     tag = f"{fast}_{slow}_{signal}"
     f_rec = ema(f"_macd_fast_{tag}", _close, fast, seed_pos=slow - 1)
     s_rec = ema(f"_macd_slow_{tag}", _close, slow, seed_pos=slow - 1)
-    line = lambda: pl.col(f_rec.name) - pl.col(s_rec.name)  # noqa: E731
+    line = lambda k: k[f_rec.name] - k[s_rec.name]  # noqa: E731
     sig = ema(f"_macd_signal_{tag}", line, signal, seed_pos=slow + signal - 2, level=2)
     warm = slow + signal - 2
     mem = decay_memory(s_rec.alpha) + decay_memory(sig.alpha)
@@ -62,36 +60,38 @@ def _macd(fast: int = 12, slow: int = 26, signal: int = 9) -> list[FeatureSpec]:
             f"last {fast} closes there; the signal is an EMA({signal}) of the line seeded with its SMA.")
     return [
         FeatureSpec(f"macd_{tag}", "trend", f"MACD line EMA{fast} - EMA{slow}. {conv}", warm, memory=mem,
-                    expr=line, recursions=recs, talib=TalibCall("MACD", ("close",), {"fastperiod": fast,
+                    kernel=line, recursions=recs, talib=TalibCall("MACD", ("close",), {"fastperiod": fast,
                     "slowperiod": slow, "signalperiod": signal}, 0)),
         FeatureSpec(f"macd_signal_{tag}", "trend", f"MACD signal line. {conv}", warm, memory=mem,
-                    expr=lambda: pl.col(sig.name), recursions=recs, talib=TalibCall("MACD", ("close",),
+                    kernel=lambda k: k[sig.name], recursions=recs, talib=TalibCall("MACD", ("close",),
                     {"fastperiod": fast, "slowperiod": slow, "signalperiod": signal}, 1)),
         FeatureSpec(f"macd_hist_{tag}", "trend", f"MACD histogram (line - signal). {conv}", warm, memory=mem,
-                    expr=lambda: line() - pl.col(sig.name), recursions=recs, talib=TalibCall("MACD", ("close",),
+                    kernel=lambda k: line(k) - k[sig.name], recursions=recs, talib=TalibCall("MACD", ("close",),
                     {"fastperiod": fast, "slowperiod": slow, "signalperiod": signal}, 2)),
     ]
 
 
-def _dm(sign: int) -> pl.Expr:
-    up, down = H - H.shift(1), L.shift(1) - L
-    if sign > 0:
-        return pl.when((up > 0) & (up > down)).then(up).otherwise(0.0)
-    return pl.when((down > 0) & (down > up)).then(down).otherwise(0.0)
-
-
-def _masked_dm(sign: int) -> pl.Expr:
-    return pl.when(H.shift(1).is_not_null()).then(_dm(sign))
+def _masked_dm(k: Chunk, sign: int) -> np.ndarray:
+    """+DM (``sign > 0``) or -DM: the move if it is positive and beats the opposite one, else 0; null first."""
+    up, down = k["_h"] - k.lag("_h", 1), k.lag("_l", 1) - k["_l"]
+    move, other = (up, down) if sign > 0 else (down, up)
+    out = np.where((move > 0) & (move > other), move, 0.0)
+    out[0] = np.nan
+    return out
 
 
 def _adx(n: int = 14) -> list[FeatureSpec]:
     kw = dict(seed_pos=n - 1, seed_len=n - 1, seed_factor=(n - 1) / n)
-    plus = wilder(f"_pdm_{n}", lambda: _masked_dm(1), n, **kw)
-    minus = wilder(f"_mdm_{n}", lambda: _masked_dm(-1), n, **kw)
-    tr = wilder(f"_trs_{n}", lambda: pl.col("_tr"), n, **kw)
-    pdi = lambda: 100.0 * safe_div(pl.col(plus.name), pl.col(tr.name))  # noqa: E731
-    mdi = lambda: 100.0 * safe_div(pl.col(minus.name), pl.col(tr.name))  # noqa: E731
-    dx = lambda: 100.0 * safe_div((pdi() - mdi()).abs(), pdi() + mdi())  # noqa: E731
+    plus = wilder(f"_pdm_{n}", lambda k: _masked_dm(k, 1), n, **kw)
+    minus = wilder(f"_mdm_{n}", lambda k: _masked_dm(k, -1), n, **kw)
+    tr = wilder(f"_trs_{n}", lambda k: k["_tr"], n, **kw)
+    pdi = lambda k: 100.0 * safe_div(k[plus.name], k[tr.name])  # noqa: E731
+    mdi = lambda k: 100.0 * safe_div(k[minus.name], k[tr.name])  # noqa: E731
+
+    def dx(k: Chunk) -> np.ndarray:
+        p, m = pdi(k), mdi(k)
+        return 100.0 * safe_div(np.abs(p - m), p + m)
+
     adx = wilder(f"_adx_{n}", dx, n, seed_pos=2 * n - 1, level=2)
     mem = decay_memory(1.0 / n)
     conv = (f"Wilder smoothing (alpha 1/{n}) of +DM, -DM and true range, seeded TA-Lib style with the sum of the "
@@ -99,12 +99,12 @@ def _adx(n: int = 14) -> list[FeatureSpec]:
     hlc = ("high", "low", "close")
     return [
         FeatureSpec(f"plus_di_{n}", "trend", f"+DI = 100 * smoothed(+DM) / smoothed(TR). {conv}", n, memory=mem,
-                    expr=pdi, recursions=(plus, tr), talib=TalibCall("PLUS_DI", hlc, {"timeperiod": n})),
+                    kernel=pdi, recursions=(plus, tr), talib=TalibCall("PLUS_DI", hlc, {"timeperiod": n})),
         FeatureSpec(f"minus_di_{n}", "trend", f"-DI = 100 * smoothed(-DM) / smoothed(TR). {conv}", n, memory=mem,
-                    expr=mdi, recursions=(minus, tr), talib=TalibCall("MINUS_DI", hlc, {"timeperiod": n})),
+                    kernel=mdi, recursions=(minus, tr), talib=TalibCall("MINUS_DI", hlc, {"timeperiod": n})),
         FeatureSpec(f"adx_{n}", "trend", f"ADX: Wilder average of DX = 100|+DI - -DI|/(+DI + -DI), seeded with the "
                     f"mean of the first {n} DX values. {conv}", 2 * n - 1, memory=2 * mem,
-                    expr=lambda: pl.col(adx.name), recursions=(plus, minus, tr, adx),
+                    kernel=lambda k: k[adx.name], recursions=(plus, minus, tr, adx),
                     talib=TalibCall("ADX", hlc, {"timeperiod": n})),
     ]
 
@@ -118,25 +118,25 @@ def _sar() -> list[FeatureSpec]:
         FeatureSpec("sar", "trend", note, 1, matrix=matrix, history_dependent=True,
                     talib=TalibCall("SAR", ("high", "low"), {"acceleration": 0.02, "maximum": 0.2})),
         FeatureSpec("close_to_sar", "trend", "close / sar - 1 (positive in an up-trend). " + note, 1,
-                    expr=lambda: C / pl.col("sar") - 1.0, depends=("sar",), history_dependent=True),
+                    kernel=lambda k: k["_c"] / k["sar"] - 1.0, depends=("sar",), history_dependent=True),
     ]
 
 
 def _ichimoku(tenkan: int = 9, kijun: int = 26, senkou: int = 52) -> list[FeatureSpec]:
-    mid = lambda n: (H.rolling_max(n) + L.rolling_min(n)) / 2.0  # noqa: E731
+    mid = lambda k, n: (k.max("_h", n) + k.min("_l", n)) / 2.0  # noqa: E731
     lag = (" Reported at the session it is computed from, NOT displaced 26 sessions ahead as on charts (that "
            "display shift would place the value on a future row; here row t uses data up to t only).")
     return [
         FeatureSpec(f"ichimoku_tenkan_{tenkan}", "trend", f"Tenkan-sen: midpoint of the {tenkan}-session high/low.",
-                    tenkan - 1, expr=lambda: mid(tenkan)),
+                    tenkan - 1, kernel=lambda k: mid(k, tenkan)),
         FeatureSpec(f"ichimoku_kijun_{kijun}", "trend", f"Kijun-sen: midpoint of the {kijun}-session high/low.",
-                    kijun - 1, expr=lambda: mid(kijun)),
+                    kijun - 1, kernel=lambda k: mid(k, kijun)),
         FeatureSpec(f"ichimoku_senkou_a_{tenkan}_{kijun}", "trend", "Senkou span A: (tenkan + kijun) / 2." + lag,
-                    kijun - 1, expr=lambda: (mid(tenkan) + mid(kijun)) / 2.0),
+                    kijun - 1, kernel=lambda k: (mid(k, tenkan) + mid(k, kijun)) / 2.0),
         FeatureSpec(f"ichimoku_senkou_b_{senkou}", "trend", f"Senkou span B: midpoint of the {senkou}-session "
-                    "high/low." + lag, senkou - 1, expr=lambda: mid(senkou)),
+                    "high/low." + lag, senkou - 1, kernel=lambda k: mid(k, senkou)),
         FeatureSpec(f"close_to_kijun_{kijun}", "trend", f"close / kijun_{kijun} - 1.", kijun - 1,
-                    expr=lambda: C / mid(kijun) - 1.0),
+                    kernel=lambda k: k["_c"] / mid(k, kijun) - 1.0),
     ]
 
 

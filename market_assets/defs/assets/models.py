@@ -1,0 +1,216 @@
+"""``trained_model``: one model per weekly training period, tracked and registered in MLflow."""
+
+import datetime as dt
+import json
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from market_assets.calendars import sessions_between
+from market_assets.defs.io_manager import PartitionedParquetIOManager
+from market_assets.defs.metadata import markdown_table
+from market_assets.defs.partitions import MODEL_PERIODS
+from market_assets.defs.resources import MlflowResource, OptunaResource
+from market_assets.settings import load_settings
+
+SETTINGS = load_settings()
+
+
+class TrainingConfig(dg.Config):
+    """What to train for a period, and how honestly."""
+
+    model_name: str = Field(default="lightgbm", description="Model zoo name (ridge, lightgbm, stacking, …).")
+    task: str = Field(default="regression", description="regression | direction | five_class")
+    horizon: int = Field(default=5, description="Label horizon in sessions (1, 5 or 20).")
+    embargo: int = Field(default=5, description="Sessions dropped between training labels and the cut-off.")
+    window: int | None = Field(default=None, description="Sliding window in sessions; None = expanding.")
+    validation_sessions: int = Field(default=60, description="Out-of-sample sessions scored before promotion.")
+    params_json: str = Field(default="{}", description="Model hyperparameters as JSON.")
+    promotion_margin: float = Field(
+        default=0.0, description="How much better than the champion (key metric units) to become champion."
+    )
+    tuning_trials: int = Field(default=0, description="Optuna trials before the fit (0 = no tuning).")
+    tuning_timeout_seconds: float | None = Field(default=None, description="Optuna time budget.")
+    random_state: int = Field(default=0, description="Seed of every random step.")
+
+    def spec(self):
+        from market_assets.quant.training import TrainingSpec
+
+        return TrainingSpec(
+            model_name=self.model_name, task=self.task, horizon=self.horizon, embargo=self.embargo,
+            window=self.window, validation_sessions=self.validation_sessions,
+            params=json.loads(self.params_json), random_state=self.random_state,
+        )
+
+
+def registered_model_name(task: str, horizon: int) -> str:
+    """Models of one task and horizon compete for one registry entry's champion alias."""
+    return f"market_assets_{task}_h{horizon}"
+
+
+@dg.asset(
+    partitions_def=MODEL_PERIODS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[
+        dg.AssetDep("feature_table", partition_mapping=dg.AllPartitionMapping()),
+        dg.AssetDep("labels", partition_mapping=dg.AllPartitionMapping()),
+    ],
+    group_name="models",
+    kinds={"mlflow", "scikitlearn"},
+    pool="training",
+)
+def trained_model(
+    context: dg.AssetExecutionContext,
+    config: TrainingConfig,
+    parquet_io_manager: dg.ResourceParam[PartitionedParquetIOManager],
+    mlflow: MlflowResource,
+    optuna: OptunaResource,
+) -> dg.MaterializeResult:
+    """Model for the sessions of a week, trained on labels closed before it; champion if it beats the champion.
+
+    A range of weeks is a walk-forward in one run: each week is trained,
+    registered and compared with the champion of the week before, in order.
+    """
+    weeks = sorted(dt.date.fromisoformat(key) for key in context.partition_keys)
+    summaries = [
+        _train_period(context, config, parquet_io_manager, mlflow, optuna, train_end) for train_end in weeks
+    ]
+    last = summaries[-1]
+    return dg.MaterializeResult(
+        metadata={
+            **{k: v for k, v in last.items() if k != "week"},
+            "weeks_trained": len(summaries),
+            "walk_forward": markdown_table(
+                [{k: v for k, v in summary.items() if k in WALK_FORWARD_COLUMNS} for summary in summaries],
+                limit=60,
+            ),
+        }
+    )
+
+
+WALK_FORWARD_COLUMNS = ("week", "model_version", "alias", "validation_score", "champion_score", "train_rows")
+
+
+def _train_period(context, config, store, mlflow, optuna, train_end: dt.date) -> dict:
+    """Train, track and register the model of the week starting ``train_end``."""
+    from market_assets.quant.training import feature_importance, fit_and_validate
+
+    spec = config.spec()
+    sessions = sessions_between(SETTINGS.calendar, SETTINGS.start_date, train_end + dt.timedelta(days=60))
+    features, labels = _history(store, [s for s in sessions if s < train_end])
+    context.log.info(
+        f"week of {train_end}: training {spec.model_name} ({spec.task}, h={spec.horizon}) "
+        f"on up to {features.height:,} feature rows"
+    )
+    if config.tuning_trials:
+        spec = _tuned(context, spec, config, optuna, features, labels, train_end, sessions)
+    fitted = fit_and_validate(features, labels, spec, train_end, sessions)
+    name = registered_model_name(spec.task, spec.horizon)
+    logged, decision = _track_and_promote(
+        context, mlflow, name, spec, fitted, train_end, feature_importance(fitted.model, fitted.feature_columns),
+        margin=config.promotion_margin,
+    )
+    metric, _ = spec.key_metric
+    return {
+        "week": train_end.isoformat(),
+        "registered_model": name,
+        "model_version": logged.version,
+        "alias": "champion" if decision.promote else "challenger",
+        "decision": decision.reason,
+        "validation_score": float(fitted.metrics[metric]),
+        "champion_score": float("nan") if decision.champion_score is None else float(decision.champion_score),
+        "key_metric": metric,
+        "train_rows": fitted.train.X.height,
+        "train_sessions": fitted.train.meta["date"].n_unique(),
+        "validation_window": f"{fitted.validation.meta['date'].min()} … {fitted.validation.meta['date'].max()}",
+        "last_training_label_end": str(fitted.train.meta["label_end"].max()),
+        "metrics": markdown_table(
+            [{"metric": k, "value": v} for k, v in fitted.metrics.items() if "_vol_" not in k]
+        ),
+        "mlflow_run": dg.MetadataValue.url(logged.run_url) if logged.run_url else logged.run_id,
+    }
+
+
+def _history(store: PartitionedParquetIOManager, sessions: list[dt.date]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Features and labels of ``sessions`` (unmaterialized sessions are skipped)."""
+    keys = [s.isoformat() for s in sessions]
+    features, _ = store.read_partitions(dg.AssetKey("feature_table"), keys, optional=keys)
+    labels, _ = store.read_partitions(dg.AssetKey("labels"), keys, optional=keys)
+    return features, labels
+
+
+def _tuned(context, spec, config, optuna, features, labels, train_end, sessions):
+    """``spec`` with the best hyperparameters of an Optuna study over purged folds."""
+    import dataclasses
+
+    from market_assets.quant.cv import PurgedWalkForwardSplit
+    from market_assets.quant.training import split_periods
+    from market_assets.quant.tuning import tune
+
+    train, _ = split_periods(features, labels, spec, train_end, sessions)
+    study = f"{registered_model_name(spec.task, spec.horizon)}_{spec.model_name}_{train_end}"
+    result = tune(
+        spec.model_name, spec.task, train.X.to_pandas(), train.y, train.meta["date"].to_list(),
+        storage=optuna.storage, study_name=study, n_trials=config.tuning_trials,
+        timeout=config.tuning_timeout_seconds, seed=spec.random_state,
+        cv=PurgedWalkForwardSplit(n_splits=3, horizon=spec.horizon, embargo=spec.embargo, min_train_sessions=60),
+        fixed_params=spec.params,
+    )
+    context.log.info(f"Optuna study {study}: {result.n_trials_completed} trials, best {result.best_score:.4g}")
+    return dataclasses.replace(spec, params={**spec.params, **result.best_params})
+
+
+def _track_and_promote(context, mlflow, name, spec, fitted, train_end, importance, *, margin):
+    """Log the run, register the version, compare with the champion on the same window."""
+    from market_assets.quant.promotion import decide_promotion
+    from market_assets.quant.training import evaluate
+    from market_assets.tracking.mlflow_store import champion_version, load_model, log_training_run, promote_or_challenge
+
+    tracking = mlflow.tracking()
+    metric, higher_is_better = spec.key_metric
+    champion = champion_version(tracking, name)
+    champion_score = None
+    if champion is not None:
+        champion_score = _champion_score(context, tracking, name, champion, fitted, spec, evaluate, load_model, metric)
+    decision = decide_promotion(
+        fitted.metrics[metric], champion_score, margin=margin, higher_is_better=higher_is_better
+    )
+    tags = {
+        "dagster_run_id": context.run.run_id, "partition": context.partition_key,
+        "train_end": train_end.isoformat(), "model_name": spec.model_name, "task": spec.task,
+        "horizon": str(spec.horizon), "key_metric": metric,
+        "input_fingerprint": _fingerprint(fitted.train.X, fitted.train.y),
+        "feature_columns": json.dumps(fitted.feature_columns),
+        "required_features": json.dumps(fitted.required_features),
+        "interval": json.dumps(fitted.interval),
+    }
+    params = {"embargo": spec.embargo, "window": spec.window, "validation_sessions": spec.validation_sessions,
+              "random_state": spec.random_state, **spec.params}
+    logged = log_training_run(
+        tracking, model_name=name, model=fitted.model, X_example=fitted.validation.X.head(50).to_pandas(),
+        params=params, metrics=fitted.metrics, feature_importance=importance, tags=tags,
+    )
+    alias = promote_or_challenge(tracking, name, logged.version, decision)
+    context.log.info(f"{name} v{logged.version} is {alias}: {decision.reason}")
+    return logged, decision
+
+
+def _champion_score(context, tracking, name, champion, fitted, spec, evaluate, load_model, metric):
+    """The champion's key metric on the challenger's validation window (None if it cannot score it)."""
+    columns = json.loads(champion.tags.get("feature_columns", "[]"))
+    if columns != fitted.feature_columns:
+        context.log.warning(f"champion v{champion.version} was trained on other features; not comparable")
+        return None
+    model = load_model(tracking, name, champion.version)
+    return evaluate(model, fitted.validation, spec)[metric]
+
+
+def _fingerprint(X: pl.DataFrame, y) -> str:
+    """A stable hash of the training matrix and target (same data, same fingerprint)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    digest.update(X.hash_rows(seed=0).to_numpy().tobytes())
+    digest.update(y.astype("float64").tobytes())
+    return f"{X.height}x{X.width}-{digest.hexdigest()[:16]}"

@@ -1,0 +1,157 @@
+"""Fit one model for one training period and validate it out of sample (pure).
+
+Conventions
+-----------
+* ``train_end`` is the first day the model may be used on (the start of its
+  weekly partition).  Every row the model sees has a label window that closed
+  before ``train_end`` minus ``embargo`` sessions (see :mod:`.dataset`).
+* The *validation window* is the last ``validation_sessions`` sessions whose
+  labels closed before ``train_end``.  The model is fitted on rows whose
+  labels closed before that window begins (purge + embargo again), then scored
+  on it: its validation metrics are out of sample.  The champion is scored on
+  the same window for the promotion decision.
+* The key metric is rank IC for regression (higher is better) and log-loss
+  for classification (lower is better).
+* Prediction intervals are split-conformal: the 10% and 90% quantiles of the
+  validation residuals ``y - prediction``, added to a prediction, give an 80%
+  interval.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from market_assets.quant.dataset import TrainingFrame, target_column, training_frame
+
+INTERVAL_QUANTILES = (0.1, 0.9)
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    """What to train: model, task, horizon and the honesty margins."""
+
+    model_name: str = "lightgbm"
+    task: str = "regression"
+    horizon: int = 5
+    embargo: int = 5
+    window: int | None = None
+    validation_sessions: int = 60
+    params: dict[str, Any] = field(default_factory=dict)
+    random_state: int = 0
+
+    @property
+    def target(self) -> str:
+        from market_assets.quant.models import TASK_TARGETS
+
+        return target_column(TASK_TARGETS[self.task], self.horizon)
+
+    @property
+    def is_classification(self) -> bool:
+        return self.task != "regression"
+
+    @property
+    def key_metric(self) -> tuple[str, bool]:
+        """(metric name, higher is better)."""
+        return ("log_loss", False) if self.is_classification else ("rank_ic", True)
+
+
+@dataclass
+class FittedModel:
+    """A fitted pipeline with what predictions and tracking need to know."""
+
+    model: Any
+    feature_columns: list[str]
+    required_features: list[str]
+    train: TrainingFrame
+    validation: TrainingFrame
+    metrics: dict[str, float]
+    interval: tuple[float, float] | None
+
+
+def split_periods(
+    features: pl.DataFrame, labels: pl.DataFrame, spec: TrainingSpec,
+    train_end: dt.date, sessions: Sequence[dt.date],
+) -> tuple[TrainingFrame, TrainingFrame]:
+    """(training rows, validation rows) for a model used from ``train_end`` on."""
+    validation = training_frame(
+        features, labels, target=spec.target, horizon=spec.horizon, train_end=train_end,
+        sessions=sessions, embargo=0, window=spec.validation_sessions,
+    )
+    first_validation = validation.meta["date"].min()
+    train = training_frame(
+        features, labels, target=spec.target, horizon=spec.horizon, train_end=first_validation,
+        sessions=sessions, embargo=spec.embargo, window=spec.window,
+    )
+    return train, validation
+
+
+def fit_and_validate(
+    features: pl.DataFrame, labels: pl.DataFrame, spec: TrainingSpec,
+    train_end: dt.date, sessions: Sequence[dt.date],
+) -> FittedModel:
+    """Fit ``spec`` on the training rows and score it on the validation window."""
+    from market_assets.quant.models import make_model
+
+    train, validation = split_periods(features, labels, spec, train_end, sessions)
+    model = make_model(spec.model_name, spec.task, dict(spec.params), spec.random_state)
+    model.fit(train.X.to_pandas(), train.y)
+    metrics = evaluate(model, validation, spec)
+    interval = None if spec.is_classification else residual_interval(model, validation)
+    required = [c for c in train.X.columns if train.X[c].null_count() == 0]
+    return FittedModel(model, list(train.X.columns), required, train, validation, metrics, interval)
+
+
+def evaluate(model: Any, frame: TrainingFrame, spec: TrainingSpec) -> dict[str, float]:
+    """Out-of-sample metrics of ``model`` on ``frame``, overall and by volatility tercile."""
+    from market_assets.quant.metrics import classification_metrics, metrics_by_volatility_tercile, regression_metrics
+
+    X = frame.X.to_pandas()
+    dates = frame.meta["date"]
+    scored = pl.DataFrame({"date": dates, "y_true": frame.y})
+    if spec.is_classification:
+        proba = model.predict_proba(X)
+        classes = list(model.classes_)
+        metrics = classification_metrics(frame.y, proba, classes)
+        scored = scored.with_columns(pl.Series(f"proba_{c}", proba[:, i]) for i, c in enumerate(classes))
+    else:
+        prediction = model.predict(X)
+        metrics = regression_metrics(frame.y, prediction, dates)
+        scored = scored.with_columns(pl.Series("y_pred", prediction))
+        classes = None
+    vol = next((c for c in ("std_20", "vol_20") if c in frame.X.columns), None)
+    if vol is not None:
+        scored = scored.with_columns(frame.X[vol])
+        for tercile, values in metrics_by_volatility_tercile(scored, vol, classes=classes).items():
+            metrics.update({f"{tercile}_vol_{k}": v for k, v in values.items()})
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def residual_interval(model: Any, frame: TrainingFrame) -> tuple[float, float]:
+    """Split-conformal offsets (q10, q90) of ``y - prediction`` on ``frame``."""
+    residuals = frame.y - model.predict(frame.X.to_pandas())
+    low, high = np.quantile(residuals, INTERVAL_QUANTILES)
+    return float(low), float(high)
+
+
+def feature_importance(model: Any, columns: Sequence[str]) -> dict[str, float] | None:
+    """Importances of the pipeline's final estimator, if it exposes any.
+
+    Tree models give ``feature_importances_``; linear models give ``|coef_|``
+    (on standardised inputs, so comparable).  None for ensembles and baselines.
+    """
+    estimator = model.steps[-1][1] if hasattr(model, "steps") else model
+    estimator = getattr(estimator, "estimator_", estimator)
+    names = list(getattr(model[:-1], "get_feature_names_out", lambda: columns)())
+    if hasattr(estimator, "feature_importances_"):
+        values = np.asarray(estimator.feature_importances_, dtype=float)
+    elif hasattr(estimator, "coef_"):
+        values = np.abs(np.atleast_2d(estimator.coef_)).mean(axis=0)
+    else:
+        return None
+    return dict(zip(names, values.tolist(), strict=False)) if len(names) == len(values) else None
