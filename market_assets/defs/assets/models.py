@@ -177,7 +177,7 @@ def _track_and_promote(context, mlflow, name, spec, fitted, train_end, importanc
         fitted.metrics[metric], champion_score, margin=margin, higher_is_better=higher_is_better
     )
     tags = {
-        "dagster_run_id": context.run.run_id, "partition": context.partition_key,
+        "dagster_run_id": context.run.run_id, "partition": train_end.isoformat(),
         "train_end": train_end.isoformat(), "model_name": spec.model_name, "task": spec.task,
         "horizon": str(spec.horizon), "key_metric": metric,
         "input_fingerprint": _fingerprint(fitted.train.X, fitted.train.y),

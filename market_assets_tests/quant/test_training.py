@@ -1,0 +1,68 @@
+"""fit_and_validate: purged training rows, out-of-sample validation, intervals."""
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from market_assets.quant.training import TrainingSpec, feature_importance, fit_and_validate, split_periods
+
+SESSIONS = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(200)]
+SYMBOLS = [f"S{i:02d}" for i in range(30)]
+
+
+def _panel(strength: float, seed: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Features with one informative column; fwd_ret_5 = strength * signal + noise."""
+    rng = np.random.default_rng(seed)
+    n = len(SESSIONS) * len(SYMBOLS)
+    signal, noise = rng.standard_normal(n), rng.standard_normal((n, 2))
+    keys = {"date": pl.Series([d for d in SESSIONS for _ in SYMBOLS], dtype=pl.Date),
+            "symbol": SYMBOLS * len(SESSIONS)}
+    features = pl.DataFrame({**keys, "signal": signal, "noise_a": noise[:, 0], "std_20": np.abs(noise[:, 1])})
+    target = 0.01 * (strength * signal + np.sqrt(1 - strength**2) * rng.standard_normal(n))
+    labels = pl.DataFrame({**keys, "fwd_ret_5": target, "fwd_logret_5": np.log1p(target),
+                           "fwd_dir_5": (target > 0).astype(float), "fwd_class_5": np.digitize(target, [-0.01, -0.003, 0.003, 0.01])})
+    return features, labels
+
+
+def test_training_labels_close_before_the_validation_window_and_validation_before_the_cut_off():
+    features, labels = _panel(0.3)
+    spec = TrainingSpec(model_name="ridge", horizon=5, embargo=3, validation_sessions=40)
+    train_end = SESSIONS[150]
+    train, validation = split_periods(features, labels, spec, train_end, SESSIONS)
+    assert validation.meta["label_end"].max() < train_end
+    assert validation.meta["date"].n_unique() == 40
+    first_validation = validation.meta["date"].min()
+    # purge + embargo: the last training label closes > embargo sessions before validation starts
+    gap = SESSIONS.index(first_validation) - SESSIONS.index(train.meta["label_end"].max())
+    assert gap > spec.embargo
+
+
+def test_a_planted_signal_is_found_out_of_sample_and_noise_is_not():
+    spec = TrainingSpec(model_name="ridge", horizon=5, embargo=5, validation_sessions=40)
+    found = fit_and_validate(*_panel(0.3), spec, SESSIONS[180], SESSIONS)
+    assert 0.2 < found.metrics["rank_ic"] < 0.4  # planted rank IC ≈ 0.3
+    noise = fit_and_validate(*_panel(0.0, seed=1), spec, SESSIONS[180], SESSIONS)
+    assert abs(noise.metrics["rank_ic"]) < 0.05
+    assert {"low_vol_rank_ic", "high_vol_rank_ic"} <= set(found.metrics)
+    importance = feature_importance(found.model, found.feature_columns)
+    assert max(importance, key=importance.get) == "signal"
+
+
+def test_the_interval_covers_about_80_percent_of_validation_residuals():
+    spec = TrainingSpec(model_name="ridge", horizon=5, validation_sessions=40)
+    fitted = fit_and_validate(*_panel(0.3), spec, SESSIONS[180], SESSIONS)
+    low, high = fitted.interval
+    residuals = fitted.validation.y - fitted.model.predict(fitted.validation.X.to_pandas())
+    assert low < 0 < high
+    assert np.mean((residuals >= low) & (residuals <= high)) == pytest.approx(0.8, abs=0.01)
+
+
+def test_classification_uses_log_loss_as_its_key_metric():
+    spec = TrainingSpec(model_name="ridge", task="direction", horizon=5, validation_sessions=40)
+    fitted = fit_and_validate(*_panel(0.3), spec, SESSIONS[180], SESSIONS)
+    assert spec.key_metric == ("log_loss", False)
+    assert fitted.interval is None
+    assert fitted.metrics["roc_auc"] > 0.6
+
