@@ -26,7 +26,9 @@ defs = dg.Definitions(
             # The embedded synthetic market demonstrates validation with a few defects.
             defects=0.001 if settings.source == "synthetic" else 0.0,
         ),
-        "mlflow": MlflowResource(tracking_uri=settings.mlflow_tracking_uri),
+        "mlflow": MlflowResource(
+            tracking_uri=settings.mlflow_tracking_uri, artifact_root=settings.mlflow_artifact_root
+        ),
         "optuna": OptunaResource(storage=settings.optuna_storage),
     },
 )

@@ -15,6 +15,7 @@ variable                       default                     meaning
 ``MARKET_ASSETS_SOURCE``       ``synthetic``               price source kind (see ``sources``)
 ``MARKET_ASSETS_SYMBOLS``      (source default)            comma-separated universe
 ``MARKET_ASSETS_MLFLOW_URI``   ``sqlite:///<repo>/var/…``  MLflow tracking + registry URI
+``MARKET_ASSETS_MLFLOW_ARTIFACTS`` (beside the SQLite file)  MLflow artifact root (s3://…, a path)
 ``MARKET_ASSETS_OPTUNA_URL``   ``sqlite:///<repo>/var/…``  Optuna study storage (RDB URL)
 =============================  ==========================  =====================================
 """
@@ -42,6 +43,7 @@ class Settings:
     source: str
     symbols: tuple[str, ...] | None
     mlflow_tracking_uri: str
+    mlflow_artifact_root: str | None
     optuna_storage: str
 
 
@@ -78,6 +80,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         mlflow_tracking_uri=env.get(
             "MARKET_ASSETS_MLFLOW_URI", f"sqlite:///{REPO_ROOT / 'var' / 'mlflow' / 'mlflow.db'}"
         ),
+        mlflow_artifact_root=env.get("MARKET_ASSETS_MLFLOW_ARTIFACTS") or None,
         optuna_storage=env.get(
             "MARKET_ASSETS_OPTUNA_URL", f"sqlite:///{REPO_ROOT / 'var' / 'optuna.db'}"
         ),

@@ -84,12 +84,19 @@ class MlflowResource(dg.ConfigurableResource):
         "postgresql+psycopg2://… in production."
     )
     experiment: str = Field(default="market_assets", description="MLflow experiment name.")
+    artifact_root: str | None = Field(
+        default=None,
+        description="Where model files go (s3://…, a shared path); required with a database "
+        "tracking URI other than SQLite, which defaults to an artifacts folder beside its file.",
+    )
 
     def tracking(self):
         """The :class:`market_assets.tracking.TrackingConfig` of this resource."""
         from market_assets.tracking.mlflow_store import TrackingConfig
 
-        return TrackingConfig(tracking_uri=self.tracking_uri, experiment=self.experiment)
+        return TrackingConfig(
+            tracking_uri=self.tracking_uri, experiment=self.experiment, artifact_root=self.artifact_root
+        )
 
 
 class OptunaResource(dg.ConfigurableResource):

@@ -11,8 +11,9 @@ Side effects of :func:`import_mlflow` (process-wide, documented on purpose):
   client is re-initialised so this holds even if mlflow was imported before.
 * ``GIT_PYTHON_REFRESH=quiet`` (default only): GitPython does not complain
   at import when no git executable exists (slim containers).
-* Informational loggers (database migrations, git SHA lookup) are raised to
-  WARNING or ERROR; errors are never hidden.
+* Informational loggers (database migrations, git SHA lookup, uv project
+  detection) are raised to WARNING or ERROR, and the "no pip version"
+  warning of a uv-managed venv is dropped; errors are never hidden.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +34,21 @@ _QUIET_LOGGERS: dict[str, int] = {
     "mlflow.store.model_registry.abstract_store": logging.WARNING,
     "mlflow.utils.git_utils": logging.ERROR,       # "Failed to import Git ... Git SHA not available"
     "alembic.runtime.migration": logging.WARNING,  # one INFO line per schema migration
+    "mlflow.utils.uv_utils": logging.WARNING,      # "Detected uv project ..." on every log_model
 }
+# Expected in a uv-managed venv (no pip installed); other mlflow.utils.environment warnings pass.
+_DROPPED_WARNINGS: dict[str, str] = {"mlflow.utils.environment": "Failed to resolve installed pip version"}
+
+
+class _DropMessage(logging.Filter):
+    """Drop records whose message starts with one known, harmless text."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefix)
 
 
 @dataclass(frozen=True)
@@ -84,6 +100,18 @@ def _scheme(uri: str) -> str:
     return uri.split(":", 1)[0].split("+", 1)[0].lower() if ":" in uri else ""
 
 
+def redacted(uri: str) -> str:
+    """``uri`` with any password replaced by ``***`` (for messages and logs)."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", uri)
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI; None for any other URI."""
+    if _scheme(uri) != "sqlite":
+        return None
+    return Path(uri.split(":///", 1)[-1])
+
+
 def artifact_location(config: TrackingConfig) -> str | None:
     """The artifact location to give a new experiment (see :class:`TrackingConfig`).
 
@@ -95,13 +123,12 @@ def artifact_location(config: TrackingConfig) -> str | None:
     """
     if config.artifact_root is not None:
         return config.artifact_root
-    scheme = _scheme(config.tracking_uri)
-    if scheme == "sqlite":
-        database = Path(config.tracking_uri.split(":///", 1)[-1])
+    database = sqlite_path(config.tracking_uri)
+    if database is not None:
         return str(database.parent / "artifacts")
-    if scheme in DATABASE_SCHEMES:
+    if _scheme(config.tracking_uri) in DATABASE_SCHEMES:
         raise ValueError(
-            f"tracking_uri={config.tracking_uri!r} is a database but artifact_root is None: "
+            f"tracking_uri={redacted(config.tracking_uri)!r} is a database but artifact_root is None: "
             "expected an artifact_root (a path or s3://... URL) so artifacts do not land in "
             "the current directory"
         )
@@ -116,16 +143,38 @@ def import_mlflow() -> ModuleType:
     from mlflow.telemetry import set_telemetry_client
 
     set_telemetry_client()  # re-reads the switch: no client, no network, even if imported earlier
-    for name, level in _QUIET_LOGGERS.items():
-        logger = logging.getLogger(name)
-        logger.setLevel(max(level, logger.getEffectiveLevel()))
+    _quiet_loggers()
     return mlflow
 
 
+def _quiet_loggers() -> None:
+    for name, level in _QUIET_LOGGERS.items():
+        logger = logging.getLogger(name)
+        logger.setLevel(max(level, logger.getEffectiveLevel()))
+    for name, prefix in _DROPPED_WARNINGS.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropMessage) and f.prefix == prefix for f in logger.filters):
+            logger.addFilter(_DropMessage(prefix))
+
+
+def _create_sqlite_directories(config: TrackingConfig) -> None:
+    """SQLite creates a missing database file but not its directory; create it."""
+    for uri in (config.tracking_uri, config.registry_uri or ""):
+        database = sqlite_path(uri)
+        if database is not None:
+            database.parent.mkdir(parents=True, exist_ok=True)
+
+
 def client_for(config: TrackingConfig) -> Any:
-    """An ``MlflowClient`` bound to the config's tracking and registry stores."""
+    """An ``MlflowClient`` bound to the config's tracking and registry stores.
+
+    The registry URI is always passed: left as None, mlflow would take the
+    process-wide one that :func:`activate` set for an earlier config.
+    """
     mlflow = import_mlflow()
-    return mlflow.MlflowClient(tracking_uri=config.tracking_uri, registry_uri=config.registry_uri)
+    _create_sqlite_directories(config)
+    registry_uri = config.registry_uri or config.tracking_uri
+    return mlflow.MlflowClient(tracking_uri=config.tracking_uri, registry_uri=registry_uri)
 
 
 def activate(config: TrackingConfig) -> ModuleType:
@@ -136,6 +185,7 @@ def activate(config: TrackingConfig) -> ModuleType:
     always set, so an earlier config never leaks into a later call.
     """
     mlflow = import_mlflow()
+    _create_sqlite_directories(config)
     mlflow.set_tracking_uri(config.tracking_uri)
     mlflow.set_registry_uri(config.registry_uri or config.tracking_uri)
     return mlflow
@@ -143,18 +193,17 @@ def activate(config: TrackingConfig) -> ModuleType:
 
 def experiment_id(config: TrackingConfig) -> str:
     """The id of ``config.experiment``, created (with :func:`artifact_location`) when missing."""
-    mlflow = import_mlflow()
+    client = client_for(config)
     from mlflow.exceptions import MlflowException
 
-    client = client_for(config)
     found = client.get_experiment_by_name(config.experiment)
     if found is not None:
         return found.experiment_id
     try:
         return client.create_experiment(config.experiment, artifact_location=artifact_location(config))
-    except MlflowException as error:  # another process created it between the two calls
+    except MlflowException:  # another process may have created it between the two calls
         found = client.get_experiment_by_name(config.experiment)
-        if found is None or mlflow is None:
+        if found is None:
             raise
         return found.experiment_id
 
