@@ -9,12 +9,14 @@ export DAGSTER_HOME ?= $(CURDIR)/var/dagster_home
 DEMO_START ?= 2024-01-02
 DEMO_END ?= 2025-12-31
 DEMO_LABELS_END ?= 2025-12-02
+DEMO_WEEKS ?= 2025-11-02...2025-12-28
+DEMO_PREDICT_START ?= 2025-11-03
 DAILY_ASSETS ?= raw_prices,validated_prices,price_rejections,market_regimes,feature_table
 LABEL_ASSETS ?= labels,feature_ic
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: setup demo demo-headless materialize-demo ui test bench validate clean
+.PHONY: setup demo demo-headless materialize-demo ui mlflow-ui rollback test bench validate clean
 
 $(UV):
 	$(PYTHON) -m pip install --user --quiet uv
@@ -32,6 +34,10 @@ materialize-demo: setup ## materialize the demo window (synthetic market), one r
 		--select $(DAILY_ASSETS) --partition-range $(DEMO_START)...$(DEMO_END)
 	.venv/bin/dagster asset materialize -m market_assets.definitions \
 		--select $(LABEL_ASSETS) --partition-range $(DEMO_START)...$(DEMO_LABELS_END)
+	.venv/bin/dagster asset materialize -m market_assets.definitions \
+		--select trained_model --partition-range $(DEMO_WEEKS)
+	.venv/bin/dagster asset materialize -m market_assets.definitions \
+		--select predictions --partition-range $(DEMO_PREDICT_START)...$(DEMO_END)
 
 demo: materialize-demo ui ## set up, run the pipeline on the demo window, serve the UI
 
@@ -43,11 +49,19 @@ ui: setup ## serve the Dagster UI on http://$(HOST):$(PORT)
 test: .venv/.synced ## run the test suite
 	.venv/bin/python -m pytest
 
+mlflow-ui: setup ## the MLflow UI on the local store, http://$(HOST):5000
+	.venv/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/var/mlflow/mlflow.db -h $(HOST) -p 5000
+
+rollback: setup ## move the champion alias back: make rollback MODEL=market_assets_regression_h5
+	.venv/bin/python -m market_assets.tracking.rollback --model $(MODEL)
+
 validate: setup ## check that the definitions load
 	.venv/bin/dagster definitions validate -w workspace.yaml
 
-bench: setup ## speed and memory figures
+bench: setup ## speed and memory figures (several minutes each)
 	.venv/bin/python benchmarks/bench_validated_prices.py
+	.venv/bin/python benchmarks/bench_features.py
+	.venv/bin/python benchmarks/bench_training.py
 
 clean:
 	rm -rf var .venv
