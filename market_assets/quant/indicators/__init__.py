@@ -5,6 +5,13 @@ Pure computation (no Dagster, no I/O).  The public entry point is
 (``trend``, ``momentum``, ``volatility``, ``volume``, ``returns``,
 ``alpha158``, ``calendar``, ``cross_section``) and are merged into
 :data:`FEATURE_SPECS`.
+
+Computation (:mod:`.engine`): the panel becomes time-major ``(sessions ×
+symbols)`` matrices (:mod:`._frame`); per-symbol features are NumPy kernels
+on chunks of symbols (:mod:`.chunk`) built from doubling window kernels
+(:mod:`.window`, :mod:`.order_stats`) and seeded recursions
+(:mod:`.recursive`); results go straight into float64 output columns
+(:mod:`.output`, :mod:`.memory`).
 """
 
 from __future__ import annotations

@@ -28,6 +28,8 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from market_assets.quant.indicators.memory import plain_empty
+
 REQUIRED_COLUMNS: tuple[str, ...] = ("date", "symbol", "open", "high", "low", "close", "adj_close", "volume")
 VALUE_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS[2:]
 
@@ -129,17 +131,22 @@ def _positions(sym: np.ndarray, n_sym: int) -> np.ndarray:
 def _base(values: dict[str, np.ndarray], rows: np.ndarray | None, pos: np.ndarray, sym: np.ndarray,
           shape: tuple[int, int], balanced: bool) -> dict[str, np.ndarray]:
     """Adjusted base series as matrices; ``rows`` is the date-major order (None: as given)."""
-    factor = values["adj_close"] / values["close"]
-    series = {"_o": values["open"] * factor, "_h": values["high"] * factor, "_l": values["low"] * factor,
-              "_c": values["adj_close"], "_v": values["volume"], "close": values["close"]}
+    n = len(sym)
+
+    def ordered(x: np.ndarray) -> np.ndarray:
+        return x if rows is None else np.take(x, rows, out=plain_empty(n))
+
+    factor = np.divide(values["adj_close"], values["close"], out=plain_empty(n))
+    series = {name: ordered(np.multiply(values[col], factor, out=plain_empty(n)))
+              for name, col in (("_o", "open"), ("_h", "high"), ("_l", "low"))}
+    series |= {"_c": ordered(values["adj_close"]), "_v": ordered(values["volume"]), "close": ordered(values["close"])}
+    if balanced:
+        return {name: x.reshape(shape) for name, x in series.items()}
     out = {}
     for name, x in series.items():
-        x = x if rows is None else x[rows]
-        if balanced:
-            out[name] = x.reshape(shape)
-        else:
-            out[name] = np.full(shape, np.nan)
-            out[name][pos, sym] = x
+        out[name] = plain_empty(shape)
+        out[name].fill(np.nan)
+        out[name][pos, sym] = x
     return out
 
 

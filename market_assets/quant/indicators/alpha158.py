@@ -24,6 +24,7 @@ from market_assets.quant.indicators.chunk import Chunk, Kernel, derived, safe_di
 from market_assets.quant.indicators.registry import FeatureSpec
 
 WINDOWS = (5, 10, 20, 30, 60)
+QUANTILES = (0.2, 0.8)  # QTLD, QTLU: computed together
 
 
 def _prev(k: Chunk, name: str) -> np.ndarray:
@@ -100,8 +101,10 @@ def _kbar() -> list[FeatureSpec]:
 
 def _flows(k: Chunk, gain: str, loss: str, total: str, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Qlib SUMP/SUMN/SUMD from rolling sums of gains, losses and absolute changes."""
-    up, down, tot = k.sum(gain, d), k.sum(loss, d), k.sum(total, d)
-    return safe_div(up, tot), safe_div(down, tot), safe_div(up - down, tot)
+    def compute() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        up, down, tot = k.sum(gain, d), k.sum(loss, d), k.sum(total, d)
+        return safe_div(up, tot), safe_div(down, tot), safe_div(up - down, tot)
+    return k.memo(("flows", gain, d), compute)  # type: ignore[return-value]
 
 
 def _rolling_ops(d: int) -> list[tuple[str, str, int, Kernel]]:
@@ -119,8 +122,8 @@ def _rolling_ops(d: int) -> list[tuple[str, str, int, Kernel]]:
         ("resi", "Resi(close, d) / close", d - 1, lambda k: reg(k, 2) / k["_c"]),
         ("max", "Max(high, d) / close", d - 1, lambda k: k.max("_h", d) / k["_c"]),
         ("min", "Min(low, d) / close", d - 1, lambda k: k.min("_l", d) / k["_c"]),
-        ("qtlu", "Quantile(close, d, 0.8) / close", d - 1, lambda k: k.quantile("_c", d, 0.8) / k["_c"]),
-        ("qtld", "Quantile(close, d, 0.2) / close", d - 1, lambda k: k.quantile("_c", d, 0.2) / k["_c"]),
+        ("qtlu", "Quantile(close, d, 0.8) / close", d - 1, lambda k: k.quantiles("_c", d, QUANTILES)[1] / k["_c"]),
+        ("qtld", "Quantile(close, d, 0.2) / close", d - 1, lambda k: k.quantiles("_c", d, QUANTILES)[0] / k["_c"]),
         ("rsv", "(close - Min(low, d)) / (Max(high, d) - Min(low, d))", d - 1,
          lambda k: safe_div(k["_c"] - lo_hi(k)[0], lo_hi(k)[1] - lo_hi(k)[0])),
         ("corr", "Corr(close, log(volume + 1), d)", d - 1, lambda k: _corr(k, "_c", "_lv1", d)),

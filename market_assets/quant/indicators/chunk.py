@@ -16,11 +16,12 @@ comparisons with it are false (polars' ``when(null)`` takes ``otherwise``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
+from functools import partial
 
 import numpy as np
-import polars as pl
 
+from market_assets.quant.indicators import order_stats
 from market_assets.quant.indicators import window as w
 
 Kernel = Callable[["Chunk"], np.ndarray]
@@ -30,13 +31,15 @@ DERIVED: dict[str, Kernel] = {}
 def derived(name: str) -> Callable[[Kernel], Kernel]:
     """Register a named derived series, computed on first use in each chunk.
 
-    Registering the same code again under the same name (a spec builder called
-    twice) is allowed; two different functions under one name are refused.
+    Registering the same function again (a spec builder called twice, a
+    module reloaded) replaces it; a function from elsewhere under a name
+    already taken is refused.
     """
     def register(fn: Kernel) -> Kernel:
         known = DERIVED.get(name)
-        if known is not None and known.__code__ is not fn.__code__:
-            raise ValueError(f"derived series {name!r} is registered twice, by {known.__qualname__} and {fn.__qualname__}")
+        if known is not None and (known.__module__, known.__qualname__) != (fn.__module__, fn.__qualname__):
+            raise ValueError(f"derived series {name!r} is already registered by {known.__module__}."
+                             f"{known.__qualname__}; {fn.__module__}.{fn.__qualname__} needs another name")
         DERIVED[name] = fn
         return fn
     return register
@@ -45,7 +48,9 @@ def derived(name: str) -> Callable[[Kernel], Kernel]:
 def safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """``num / den``, NaN (null) where ``den`` is zero (never ±inf)."""
     out = np.divide(num, den)
-    out[den == 0] = np.nan
+    zero = den == 0
+    if zero.any():
+        np.copyto(out, np.nan, where=zero)
     return out
 
 
@@ -56,20 +61,33 @@ class Chunk:
     ----------
     series
         Base matrices by name, all of the same shape (NaN-padded).
+
+    Notes
+    -----
+    Returned matrices may be memoised and shared between features: kernels
+    must never modify them in place.  When ``last_use`` is a dict, every
+    memo access is recorded under the current ``step`` (see :func:`usage_plan`).
     """
 
     def __init__(self, series: dict[str, np.ndarray]) -> None:
         self._memo: dict[object, object] = dict(series)
         first = next(iter(series.values()))
         self.shape: tuple[int, int] = first.shape
+        self.step = 0
+        self.last_use: dict[object, int] | None = None  # set to {} to record
+
+    def _get(self, key: object, build: Callable[[], object]) -> object:
+        if self.last_use is not None:
+            self.last_use[key] = self.step
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
 
     def __getitem__(self, name: str) -> np.ndarray:
-        if name not in self._memo:
-            if name not in DERIVED:
-                raise KeyError(f"unknown series {name!r}; known: base/recursion outputs "
-                               f"{sorted(k for k in self._memo if isinstance(k, str))} and derived {sorted(DERIVED)}")
-            self._memo[name] = DERIVED[name](self)
-        return self._memo[name]  # type: ignore[return-value]
+        if name not in self._memo and name not in DERIVED:
+            raise KeyError(f"unknown series {name!r}; known: base/recursion outputs "
+                           f"{sorted(k for k in self._memo if isinstance(k, str))} and derived {sorted(DERIVED)}")
+        return self._get(name, lambda: DERIVED[name](self))  # type: ignore[return-value]
 
     def put(self, name: str, values: np.ndarray) -> None:
         """Add a named series (recursion or whole-panel output)."""
@@ -77,45 +95,66 @@ class Chunk:
 
     def memo(self, key: tuple, fn: Callable[[], object]) -> object:
         """``fn()`` computed once per chunk under ``key`` (for kernels sharing a multi-part result)."""
-        if key not in self._memo:
-            self._memo[key] = fn()
-        return self._memo[key]
+        return self._get(key, fn)
+
+    def release(self, keys: Collection[object]) -> None:
+        """Forget memoised values no later kernel needs (see :func:`usage_plan`)."""
+        for key in keys:
+            self._memo.pop(key, None)
 
     def lag(self, name: str, k: int) -> np.ndarray:
         """``name`` ``k`` sessions ago (polars ``shift(k)``)."""
         return self.memo(("lag", name, k), lambda: w.lag(self[name], k))  # type: ignore[return-value]
 
-    def _sums(self, name: str) -> w.Level:
-        def level(k: int) -> np.ndarray:
-            if k == 0:
-                return self[name]
-            return self.memo(("S", name, k), lambda: w.next_sum_level(level(k - 1), 1 << (k - 1)))  # type: ignore
-        return level
+    # Power-of-two levels (see :mod:`.window`), memoised.  Methods, not nested
+    # closures, so that a chunk holds no reference cycle and is freed as soon
+    # as the engine drops it.
+    def _sum_level(self, name: str, k: int) -> np.ndarray:
+        if k == 0:
+            return self[name]
+        return self._get(("S", name, k),  # type: ignore[return-value]
+                         lambda: w.next_sum_level(self._sum_level(name, k - 1), 1 << (k - 1)))
 
-    def _comoments(self, x: str, y: str) -> w.Level:
-        sx, sy = self._sums(x), self._sums(y)
-        same = x == y
+    def _comoment_level(self, x: str, y: str, k: int) -> np.ndarray:
+        if k == 0:
+            return self._get(("C", x, y, 0),  # type: ignore[return-value]
+                             lambda: self[x] * 0.0 if x == y else (self[x] + self[y]) * 0.0)
+        sx = self._sum_level(x, k - 1)
+        sy = sx if x == y else self._sum_level(y, k - 1)
+        return self._get(("C", x, y, k),  # type: ignore[return-value]
+                         lambda: w.next_comoment_level(sx, sy, self._comoment_level(x, y, k - 1), 1 << (k - 1)))
 
-        def level(k: int) -> np.ndarray:
-            if k == 0:
-                return self.memo(("C", x, y, 0),  # type: ignore[return-value]
-                                 lambda: np.where(np.isnan(self[x]) | np.isnan(self[y]), np.nan, 0.0))
-            return self.memo(("C", x, y, k),  # type: ignore[return-value]
-                             lambda: w.next_comoment_level(sx(k - 1), sx(k - 1) if same else sy(k - 1),
-                                                           level(k - 1), 1 << (k - 1)))
-        return level
+    def _wsum_level(self, name: str, k: int) -> np.ndarray:
+        if k == 0:
+            return self[name]
+        return self._get(("W", name, k), lambda: w.next_wsum_level(  # type: ignore[return-value]
+            self._sum_level(name, k - 1), self._wsum_level(name, k - 1), 1 << (k - 1)))
+
+    def _extreme_level(self, name: str, fn: np.ufunc, k: int) -> np.ndarray:
+        if k == 0:
+            return self[name]
+        return self._get((fn.__name__, name, k),  # type: ignore[return-value]
+                         lambda: w.next_extreme_level(self._extreme_level(name, fn, k - 1), 1 << (k - 1), fn))
+
+    def _arg_level(self, name: str, older_wins: np.ufunc, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if k == 0:
+            rows = np.arange(self.shape[0], dtype=np.float64)[:, None]
+            return self[name], np.broadcast_to(rows, self.shape)
+        return self._get((older_wins.__name__, name, k), lambda: w.next_arg_level(  # type: ignore[return-value]
+            self._arg_level(name, older_wins, k - 1), 1 << (k - 1), older_wins))
 
     def comoment(self, x: str, y: str, d: int) -> np.ndarray:
         """Rolling ``sum (x - mean x)(y - mean y)`` over ``d`` sessions (pairwise-stable)."""
         def compute() -> np.ndarray:
-            sx = self._sums(x)
-            sy = sx if x == y else self._sums(y)
-            return w.window_comoment(sx, sy, self._comoments(x, y), d)
+            sx = partial(self._sum_level, x)
+            sy = sx if x == y else partial(self._sum_level, y)
+            return w.window_comoment(sx, sy, partial(self._comoment_level, x, y), d)
         return self.memo(("comoment", x, y, d), compute)  # type: ignore[return-value]
 
     def sum(self, name: str, d: int) -> np.ndarray:
         """Rolling sum over ``d`` sessions."""
-        return self.memo(("sum", name, d), lambda: w.window_sum(self._sums(name), d))  # type: ignore
+        return self.memo(("sum", name, d),  # type: ignore[return-value]
+                         lambda: w.window_sum(partial(self._sum_level, name), d))
 
     def mean(self, name: str, d: int) -> np.ndarray:
         """Rolling mean over ``d`` sessions."""
@@ -132,63 +171,54 @@ class Chunk:
 
     def wsum(self, name: str, d: int) -> np.ndarray:
         """Rolling sum with linear weights ``1..d`` (``d`` on the latest value)."""
-        sums = self._sums(name)
-
-        def level(k: int) -> np.ndarray:
-            if k == 0:
-                return self[name]
-            return self.memo(("W", name, k),  # type: ignore[return-value]
-                                lambda: w.next_wsum_level(sums(k - 1), level(k - 1), 1 << (k - 1)))
-        return self.memo(("wsum", name, d), lambda: w.window_wsum(sums, level, d))  # type: ignore
-
-    def _extreme(self, name: str, d: int, fn: np.ufunc) -> np.ndarray:
-        def level(k: int) -> np.ndarray:
-            if k == 0:
-                return self[name]
-            return self.memo((fn.__name__, name, k),  # type: ignore[return-value]
-                                lambda: w.next_extreme_level(level(k - 1), 1 << (k - 1), fn))
-        return self.memo((fn.__name__, name, "d", d), lambda: w.window_extreme(level, d, fn))  # type: ignore
+        return self.memo(("wsum", name, d), lambda: w.window_wsum(  # type: ignore[return-value]
+            partial(self._sum_level, name), partial(self._wsum_level, name), d))
 
     def max(self, name: str, d: int) -> np.ndarray:
         """Rolling maximum over ``d`` sessions."""
-        return self._extreme(name, d, np.maximum)
+        return self.memo(("max", name, d), lambda: w.window_extreme(  # type: ignore[return-value]
+            partial(self._extreme_level, name, np.maximum), d, np.maximum))
 
     def min(self, name: str, d: int) -> np.ndarray:
         """Rolling minimum over ``d`` sessions."""
-        return self._extreme(name, d, np.minimum)
-
-    def _arg(self, name: str, d: int, older_wins: np.ufunc) -> np.ndarray:
-        def level(k: int) -> tuple[np.ndarray, np.ndarray]:
-            if k == 0:
-                rows = np.arange(self.shape[0], dtype=np.float64)[:, None]
-                return self[name], np.broadcast_to(rows, self.shape)
-            return self.memo((older_wins.__name__, name, k),  # type: ignore[return-value]
-                                lambda: w.next_arg_level(level(k - 1), 1 << (k - 1), older_wins))
-        return self.memo(("arg", older_wins.__name__, name, d),  # type: ignore[return-value]
-                            lambda: w.window_arg(level, d, older_wins))
+        return self.memo(("min", name, d), lambda: w.window_extreme(  # type: ignore[return-value]
+            partial(self._extreme_level, name, np.minimum), d, np.minimum))
 
     def argmax(self, name: str, d: int) -> np.ndarray:
         """1-based position (1 = oldest) of the first maximum in the last ``d`` sessions."""
-        return self._arg(name, d, np.greater_equal)
+        return self.memo(("argmax", name, d), lambda: w.window_arg(  # type: ignore[return-value]
+            partial(self._arg_level, name, np.greater_equal), d, np.greater_equal))
 
     def argmin(self, name: str, d: int) -> np.ndarray:
         """1-based position (1 = oldest) of the first minimum in the last ``d`` sessions."""
-        return self._arg(name, d, np.less_equal)
+        return self.memo(("argmin", name, d), lambda: w.window_arg(  # type: ignore[return-value]
+            partial(self._arg_level, name, np.less_equal), d, np.less_equal))
 
     def rank(self, name: str, d: int) -> np.ndarray:
-        """Percentile rank of the latest value in its ``d``-window (see :func:`.window.pct_rank`)."""
-        return self.memo(("rank", name, d), lambda: w.pct_rank(self[name], d))  # type: ignore[return-value]
+        """Percentile rank of the latest value in its ``d``-window (see :func:`.order_stats.pct_rank`)."""
+        return self.memo(("rank", name, d), lambda: order_stats.pct_rank(self[name], d))  # type: ignore
 
-    def quantile(self, name: str, d: int, q: float) -> np.ndarray:
-        """Rolling ``q``-quantile with linear interpolation (polars' own kernel, per symbol)."""
-        def compute() -> np.ndarray:
-            n_t, n_sym = self.shape
-            series = pl.Series(np.ascontiguousarray(self[name].T).ravel(), nan_to_null=True)
-            out = series.rolling_quantile(q, "linear", d).to_numpy().reshape(n_sym, n_t).T
-            out = np.ascontiguousarray(out)
-            out[: d - 1] = np.nan  # those windows reach into the previous symbol
-            return out
-        return self.memo(("quantile", name, d, q), compute)  # type: ignore[return-value]
+    def quantiles(self, name: str, d: int, qs: tuple[float, ...]) -> list[np.ndarray]:
+        """Rolling quantiles ``qs`` with linear interpolation, as polars (see :func:`.order_stats.quantiles`)."""
+        return self.memo(("quantiles", name, d, qs),  # type: ignore[return-value]
+                         lambda: order_stats.quantiles(self[name], d, qs))
+
+
+def usage_plan(chunk: Chunk, kernels: Sequence[Kernel]) -> list[list[object]]:
+    """Run ``kernels`` in order on a (small) chunk and return, per kernel, the memo keys it uses last.
+
+    Kernels read the same intermediates whatever the data, so a one-symbol
+    chunk tells which intermediates can be released after each kernel; this
+    keeps a chunk's working set to the few matrices still needed.
+    """
+    chunk.last_use = {}
+    for step, kernel in enumerate(kernels):
+        chunk.step = step
+        kernel(chunk)
+    plan: list[list[object]] = [[] for _ in kernels]
+    for key, step in chunk.last_use.items():
+        plan[step].append(key)
+    return plan
 
 
 # Base derived series (names as in :mod:`._frame`); the first session has no previous close.

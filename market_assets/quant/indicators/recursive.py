@@ -57,8 +57,11 @@ def _seeded(rec: Recursion, x: np.ndarray, out: np.ndarray) -> None:
     p = rec.seed_pos
     out[:p] = np.nan
     if p < x.shape[0]:
-        window = x[p - rec.seed_len + 1:p + 1]
-        out[p] = window.sum(axis=0) / rec.seed_len * rec.seed_factor
+        seed = out[p]
+        seed[...] = x[p - rec.seed_len + 1]
+        for row in x[p - rec.seed_len + 2:p + 1]:  # in session order, whatever the number of symbols
+            seed += row
+        out[p] = seed / rec.seed_len * rec.seed_factor
         out[p + 1:] = x[p + 1:]
 
 
@@ -80,18 +83,25 @@ def _recurse(z: np.ndarray, alpha: np.ndarray, seed_pos: np.ndarray) -> None:
             z[t, cols] = values
 
 
-def run_recursions(chunk: Chunk, recursions: Sequence[Recursion]) -> None:
-    """Add one series per recursion to ``chunk`` (by level), all symbols and recursions at once."""
-    unique = {r.name: r for r in recursions}
+def run_recursions(chunk: Chunk, recursions: Sequence[Recursion], scratch: np.ndarray | None = None) -> None:
+    """Add one series per recursion to ``chunk`` (by level), all symbols and recursions at once.
+
+    ``recursions`` must have distinct names.  ``scratch`` (at least ``sessions
+    × len(recursions) × symbols`` cells) holds the outputs if given (they are
+    views into it), so that a loop over chunks reuses one buffer.
+    """
     n_t, n_sym = chunk.shape
-    for level in sorted({r.level for r in unique.values()}):
-        recs = [r for r in unique.values() if r.level == level]
-        z = np.empty((n_t, len(recs) * n_sym))
+    cells = n_t * len(recursions) * n_sym
+    if scratch is None or scratch.size < cells:
+        scratch = np.empty(cells)
+    start = 0
+    for level in sorted({r.level for r in recursions}):
+        recs = [r for r in recursions if r.level == level]
+        z = scratch[start:start + n_t * len(recs) * n_sym].reshape(n_t, len(recs) * n_sym)
+        start += z.size
         for k, rec in enumerate(recs):
             _seeded(rec, rec.source(chunk), z[:, k * n_sym:(k + 1) * n_sym])
-        alpha = np.repeat([r.alpha for r in recs], n_sym)
-        seed_pos = np.repeat([r.seed_pos for r in recs], n_sym)
         if n_t:
-            _recurse(z, alpha, seed_pos)
+            _recurse(z, np.repeat([r.alpha for r in recs], n_sym), np.repeat([r.seed_pos for r in recs], n_sym))
         for k, rec in enumerate(recs):
             chunk.put(rec.name, z[:, k * n_sym:(k + 1) * n_sym])

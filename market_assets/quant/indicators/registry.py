@@ -70,10 +70,6 @@ class FeatureSpec:
         Sessions of history before the first non-null value.
     memory
         Extra sessions for recursive smoothing to forget its seed (see module doc).
-    kernel
-        Per-symbol NumPy kernel: maps a :class:`.chunk.Chunk` (time-major
-        ``(sessions × symbols)`` block, memoised intermediates) to a matrix of
-        the same shape.  Warm-up rows and non-finite values are nulled by the engine.
     expr
         Builder of a polars expression of ``date`` alone, evaluated once per
         output date (calendar features).
@@ -89,7 +85,13 @@ class FeatureSpec:
     talib
         The TA-Lib equivalent, if any.
     history_dependent
-        True if the value depends on the whole history (never decays).
+        True if the value depends on the whole history (never decays).  Every
+        other feature at session ``t`` reads sessions ``t - warmup .. t`` only
+        (plus recursion / whole-panel series), which the engine relies on.
+    kernel
+        Per-symbol NumPy kernel: maps a :class:`.chunk.Chunk` (time-major
+        ``(sessions × symbols)`` block with memoised intermediates) to a
+        matrix of the same shape.  Warm-up rows and ±inf are nulled by the engine.
     """
 
     name: str

@@ -13,6 +13,7 @@ import numpy as np
 
 from market_assets.quant.indicators.chunk import Chunk, derived, safe_div
 from market_assets.quant.indicators.registry import FeatureSpec, TalibCall
+
 # Typical-price changes within this relative size count as "unchanged" in MFI, as in
 # TA-Lib >= 0.6 (measured: 1.96e-14 treated as equal, 2.06e-14 not); such changes are
 # floating-point noise of the adjustment factor, not price moves.
@@ -51,27 +52,22 @@ def _money_flow(k: Chunk) -> np.ndarray:
 
 def _mfi_flows(k: Chunk) -> tuple[np.ndarray, np.ndarray]:
     """Money flow of sessions whose typical price rose / fell by more than the noise tolerance."""
-    tp, prev = k["_tp"], k.lag("_tp", 1)
-    change, noise = tp - prev, TP_EQUAL_RTOL * np.abs(prev)
-    flow = k["_tpv"]
-    return np.where(change > noise, flow, 0.0), np.where(change < -noise, flow, 0.0)
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        tp, prev = k["_tp"], k.lag("_tp", 1)
+        change, noise = tp - prev, TP_EQUAL_RTOL * np.abs(prev)
+        flow = k["_tpv"]
+        return np.where(change > noise, flow, 0.0), np.where(change < -noise, flow, 0.0)
+    return k.memo(("mfi_flows",), compute)  # type: ignore[return-value]
 
 
-@derived("_mfi_pos")
-def _mfi_pos(k: Chunk) -> np.ndarray:
-    return _mfi_flows(k)[0]
-
-
-@derived("_mfi_neg")
-def _mfi_neg(k: Chunk) -> np.ndarray:
-    return _mfi_flows(k)[1]
+derived("_mfi_pos")(lambda k: _mfi_flows(k)[0])
+derived("_mfi_neg")(lambda k: _mfi_flows(k)[1])
 
 
 def _mfi(k: Chunk, n: int) -> np.ndarray:
+    """100 * positive / (positive + negative) flow over ``n`` sessions (null before session ``n``: warm-up)."""
     pos_sum, neg_sum = k.sum("_mfi_pos", n), k.sum("_mfi_neg", n)
-    out = 100.0 * safe_div(pos_sum, pos_sum + neg_sum)
-    out[:n] = np.nan
-    return out
+    return 100.0 * safe_div(pos_sum, pos_sum + neg_sum)
 
 
 @derived("_retv")

@@ -53,10 +53,24 @@ def next_sum_level(prev: np.ndarray, half: int) -> np.ndarray:
     return out
 
 
+def _merged(newer: np.ndarray, older: np.ndarray, off: int) -> np.ndarray:
+    """A fresh ``newer[t] + older[t - off]`` (NaN on the first ``off`` rows)."""
+    out = np.empty_like(newer)
+    out[:off] = np.nan
+    np.add(newer[off:], older[: max(len(older) - off, 0)], out=out[off:])
+    return out
+
+
 def window_sum(level: Level, d: int) -> np.ndarray:
-    """Sum of the last ``d`` values; ``level(k)`` gives sums over ``2**k`` rows."""
+    """Sum of the last ``d`` values; ``level(k)`` gives sums over ``2**k`` rows.
+
+    For a power of two this is the level array itself (do not modify it).
+    """
     (k0, _), *rest = _plan(d)
-    out = level(k0).copy()
+    if not rest:
+        return level(k0)
+    (k1, off1), *rest = rest
+    out = _merged(level(k0), level(k1), off1)
     for k, off in rest:
         out[off:] += level(k)[:-off]
     out[: d - 1] = np.nan
@@ -86,23 +100,30 @@ def window_comoment(sx: Level, sy: Level, c: Level, d: int) -> np.ndarray:
     Blocks are merged with the pairwise update ``C = C_a + C_b + (n_a X_b - n_b
     X_a)(n_a Y_b - n_b Y_a) / (n_a n_b n)`` (``X``, ``Y`` block sums), which never
     forms ``sum(xy) - sum(x) sum(y) / d``: no cancellation when the means are
-    large compared with the spread.
+    large compared with the spread.  For a power of two this is the level array.
     """
     (k0, _), *rest = _plan(d)
+    if not rest:
+        return c(k0)
     same = sx is sy
-    acc_x, acc_c, n_acc = sx(k0).copy(), c(k0).copy(), float(1 << k0)
-    acc_y = acc_x if same else sy(k0).copy()
-    for k, off in rest:
+    acc_x, acc_c, n_acc = sx(k0), c(k0), float(1 << k0)
+    acc_y = acc_x if same else sy(k0)
+    for i, (k, off) in enumerate(rest):
         n_p = float(1 << k)
         dx = n_acc * sx(k)[:-off] - n_p * acc_x[off:]
         dy = dx if same else n_acc * sy(k)[:-off] - n_p * acc_y[off:]
         np.multiply(dx, dy, out=dx)
         dx *= 1.0 / (n_acc * n_p * (n_acc + n_p))
-        acc_c[off:] += c(k)[:-off]
+        if i == 0:  # the first merge makes fresh accumulators
+            acc_c = _merged(acc_c, c(k), off)
+            acc_x = _merged(acc_x, sx(k), off)
+            acc_y = acc_x if same else _merged(acc_y, sy(k), off)
+        else:
+            acc_c[off:] += c(k)[:-off]
+            acc_x[off:] += sx(k)[:-off]
+            if not same:
+                acc_y[off:] += sy(k)[:-off]
         acc_c[off:] += dx
-        acc_x[off:] += sx(k)[:-off]
-        if not same:
-            acc_y[off:] += sy(k)[:-off]
         n_acc += n_p
     acc_c[: d - 1] = np.nan
     return acc_c
@@ -119,14 +140,23 @@ def next_wsum_level(sums: np.ndarray, wsums: np.ndarray, half: int) -> np.ndarra
 
 
 def window_wsum(sums: Level, wsums: Level, d: int) -> np.ndarray:
-    """``sum_j j * x[t - d + j]`` for ``j = 1..d`` (weight ``d`` on the latest value)."""
+    """``sum_j j * x[t - d + j]`` for ``j = 1..d`` (weight ``d`` on the latest value).
+
+    For a power of two this is the level array itself (do not modify it).
+    """
     (k0, _), *rest = _plan(d)
-    acc_s, acc_w = sums(k0).copy(), wsums(k0).copy()
-    for k, off in rest:
-        n_p = float(1 << k)
-        acc_w[off:] += acc_s[off:] * n_p
-        acc_w[off:] += wsums(k)[:-off]
-        acc_s[off:] += sums(k)[:-off]
+    if not rest:
+        return wsums(k0)
+    acc_s, acc_w = sums(k0), wsums(k0)
+    for i, (k, off) in enumerate(rest):
+        shifted = acc_s[off:] * float(1 << k)
+        if i == 0:
+            acc_w = _merged(acc_w, wsums(k), off)
+            acc_s = _merged(acc_s, sums(k), off)
+        else:
+            acc_w[off:] += wsums(k)[:-off]
+            acc_s[off:] += sums(k)[:-off]
+        acc_w[off:] += shifted
     acc_w[: d - 1] = np.nan
     return acc_w
 
@@ -143,10 +173,12 @@ def window_extreme(level: Level, d: int, fn: np.ufunc) -> np.ndarray:
     """Max or min of the last ``d`` values from two overlapping power-of-two blocks."""
     k = d.bit_length() - 1
     block = level(k)
-    out = block.copy()
     off = d - (1 << k)
-    if off:
-        fn(block[off:], block[:-off], out=out[off:])
+    if not off:
+        return block
+    out = np.empty_like(block)
+    out[:off] = np.nan
+    fn(block[off:], block[: max(len(block) - off, 0)], out=out[off:])
     out[: d - 1] = np.nan
     return out
 
@@ -157,14 +189,19 @@ def next_arg_level(prev: tuple[np.ndarray, np.ndarray], half: int,
 
     ``older_wins`` is ``np.greater_equal`` for the maximum, ``np.less_equal``
     for the minimum: on a tie the older block keeps it (first occurrence).
+    Selections are arithmetic blends (exact on small integers), which are
+    much faster than ``np.where`` on unpredictable masks.
     """
     val, idx = prev
     take = older_wins(val[:-half], val[half:])
-    out_val, out_idx = np.full_like(val, np.nan), np.full_like(idx, np.nan)
-    np.copyto(out_val[half:], val[half:])
-    np.copyto(out_val[half:], val[:-half], where=take)
-    np.copyto(out_idx[half:], idx[half:])
-    np.copyto(out_idx[half:], idx[:-half], where=take)
+    out_val, out_idx = np.empty_like(val), np.empty_like(idx)
+    out_val[:half] = np.nan
+    out_idx[:half] = np.nan
+    extreme = np.maximum if older_wins is np.greater_equal else np.minimum
+    extreme(val[:-half], val[half:], out=out_val[half:])
+    np.subtract(idx[:-half], idx[half:], out=out_idx[half:])
+    out_idx[half:] *= take
+    out_idx[half:] += idx[half:]
     return out_val, out_idx
 
 
@@ -173,37 +210,15 @@ def window_arg(level: PairLevel, d: int, older_wins: np.ufunc) -> np.ndarray:
     k = d.bit_length() - 1
     val, idx = level(k)
     off = d - (1 << k)
-    pos = idx.copy()
+    pos = np.empty_like(idx)
     if off:
+        pos[:off] = np.nan
         take = older_wins(val[:-off], val[off:])
-        np.copyto(pos[off:], idx[:-off], where=take)
+        np.subtract(idx[:-off], idx[off:], out=pos[off:])
+        pos[off:] *= take
+        pos[off:] += idx[off:]
+    else:
+        np.copyto(pos, idx)
     pos -= np.arange(pos.shape[0], dtype=np.float64)[:, None] - d
     pos[: d - 1] = np.nan
     return pos
-
-
-def pct_rank(x: np.ndarray, d: int) -> np.ndarray:
-    """Percentile rank of the latest value in its ``d``-window, ties averaged, in ``(0, 1]``.
-
-    ``(#less + (#equal + 1) / 2) / d`` with ``#equal`` counting the latest
-    value itself: pandas' ``rolling(d).rank(pct=True)``, as in Qlib's ``Rank``.
-    Counted as ``(#less + #less_or_equal + 2) / (2 d)`` over the ``d - 1`` older values
-    (the same rational as the formula above, rounded once).
-    """
-    n_t = x.shape[0]
-    out = np.full_like(x, np.nan)
-    if n_t < d:
-        return out
-    last = x[d - 1:]
-    counts = np.zeros(last.shape, dtype=np.int16)
-    hits = np.empty(last.shape, dtype=bool)
-    for k in range(d - 1):
-        past = x[k:n_t - d + 1 + k]
-        np.less(past, last, out=hits)
-        counts += hits
-        np.less_equal(past, last, out=hits)
-        counts += hits
-    np.add(counts, 2.0, out=out[d - 1:])
-    out[d - 1:] /= 2.0 * d
-    out[d - 1:][np.isnan(last)] = np.nan
-    return out
