@@ -9,8 +9,10 @@ stores put whole objects, which is atomic on their side.
 
 An input may declare ``metadata={"lookback_partitions": N}``: the first ``N``
 keys of its (sorted) window are history that may be missing, e.g. before the
-first partition a user materialized.  Any other missing partition is an error
-that names the partition and the file expected.
+first partition a user materialized; likewise ``"lookahead_partitions": M``
+for the last ``M`` keys (sessions that may not have closed yet: the asset
+decides what that means).  Any other missing partition is an error that names
+the partition and the file expected.
 """
 
 from __future__ import annotations
@@ -69,13 +71,15 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         if not context.has_asset_partitions:
             return _read_parquet(self._asset_dir(asset_key).with_suffix(".parquet"), asset_key)
         keys = sorted(context.asset_partition_keys)
-        lookback = int((context.definition_metadata or {}).get("lookback_partitions", 0))
-        frame, missing = self.read_partitions(asset_key, keys, optional=keys[:lookback])
+        metadata = context.definition_metadata or {}
+        lookback = int(metadata.get("lookback_partitions", 0))
+        lookahead = int(metadata.get("lookahead_partitions", 0))
+        optional = keys[:lookback] + keys[max(len(keys) - lookahead, lookback):]
+        frame, missing = self.read_partitions(asset_key, keys, optional=optional)
         if missing:
             context.log.warning(
-                f"{len(missing)} of {lookback} history partition(s) of "
-                f"{asset_key.to_user_string()} are not materialized ({missing[0]} … "
-                f"{missing[-1]}); continuing with less history"
+                f"{len(missing)} optional partition(s) of {asset_key.to_user_string()} "
+                f"(history or not yet closed) are not materialized ({missing[0]} … {missing[-1]})"
             )
         return frame
 

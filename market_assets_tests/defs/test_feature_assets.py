@@ -4,6 +4,7 @@ import shutil
 
 import dagster as dg
 import polars as pl
+import polars.testing
 import pytest
 
 from market_assets.defs.assets.diagnostics import feature_ic

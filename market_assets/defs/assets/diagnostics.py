@@ -5,13 +5,12 @@ import polars as pl
 
 from market_assets.defs.assets.labels import HORIZONS
 from market_assets.defs.metadata import markdown_table
-from market_assets.defs.partitions import SESSIONS, partition_dates
+from market_assets.defs.assets.daily import DAILY
+from market_assets.defs.partitions import partition_dates
 
 
 @dg.asset(
-    partitions_def=SESSIONS,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    io_manager_key="parquet_io_manager",
+    **DAILY,
     group_name="features",
     kinds={"polars", "parquet"},
 )

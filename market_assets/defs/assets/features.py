@@ -7,7 +7,8 @@ from pydantic import Field
 from market_assets.defs.checks.feature_checks import FEATURE_CHECK_SPECS, feature_check_results
 from market_assets.defs.metadata import frame_preview
 from market_assets.defs.assets.regimes import REGIME_WARMUP_SESSIONS
-from market_assets.defs.partitions import SESSIONS, partition_dates
+from market_assets.defs.assets.daily import DAILY, session_window
+from market_assets.defs.partitions import partition_dates
 from market_assets.quant.features import FEATURE_SPECS, max_warmup
 
 # Features whose value depends on where the data starts (cumulative OBV and A/D
@@ -42,21 +43,11 @@ def build_feature_table(features: list[str]) -> dg.AssetsDefinition:
     )
 
     @dg.asset(
+        **DAILY,
         name="feature_table",
-        partitions_def=SESSIONS,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        io_manager_key="parquet_io_manager",
         group_name="features",
-        kinds={"polars", "parquet"},
-        ins={
-            "validated_prices": dg.AssetIn(
-                partition_mapping=dg.TimeWindowPartitionMapping(
-                    start_offset=-lookback, allow_nonexistent_upstream_partitions=True
-                ),
-                metadata={"lookback_partitions": lookback},
-            ),
-            "market_regimes": dg.AssetIn(),
-        },
+        kinds={"numpy", "parquet"},
+        ins={"validated_prices": session_window(lookback), "market_regimes": dg.AssetIn()},
         check_specs=FEATURE_CHECK_SPECS,
     )
     def feature_table(
@@ -78,8 +69,7 @@ def build_feature_table(features: list[str]) -> dg.AssetsDefinition:
             "date", "symbol", pl.int_range(pl.len()).over("symbol", order_by="date").alias("history")
         )
         table = (
-            compute_features(validated_prices, features=features)
-            .filter(pl.col("date").is_in(sessions))
+            compute_features(validated_prices, features=features, output_dates=sessions)
             .join(market_regimes.select("date", *REGIME_FEATURES), on="date", how="left")
         )
         checked = table.join(history, on=["date", "symbol"], how="left")

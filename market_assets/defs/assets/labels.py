@@ -5,7 +5,8 @@ import polars as pl
 from pydantic import Field
 
 from market_assets.defs.metadata import frame_preview
-from market_assets.defs.partitions import SESSIONS, partition_dates
+from market_assets.defs.assets.daily import DAILY, session_window
+from market_assets.defs.partitions import partition_dates
 
 HORIZONS = (1, 5, 20)
 QUANTILE_WINDOW = 252
@@ -25,20 +26,10 @@ class LabelConfig(dg.Config):
 
 
 @dg.asset(
-    partitions_def=SESSIONS,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    io_manager_key="parquet_io_manager",
+    **DAILY,
     group_name="features",
     kinds={"polars", "parquet"},
-    ins={
-        "validated_prices": dg.AssetIn(
-            partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=-(QUANTILE_WINDOW + MAX_HORIZON), end_offset=MAX_HORIZON,
-                allow_nonexistent_upstream_partitions=True,
-            ),
-            metadata={"lookback_partitions": QUANTILE_WINDOW + MAX_HORIZON},
-        )
-    },
+    ins={"validated_prices": session_window(QUANTILE_WINDOW + MAX_HORIZON, MAX_HORIZON)},
 )
 def labels(context: dg.AssetExecutionContext, config: LabelConfig, validated_prices: pl.DataFrame) -> dg.Output:
     """Forward returns over 1, 5 and 20 sessions, direction and five signal classes; needs t + 20 closed."""

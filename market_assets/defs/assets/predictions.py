@@ -9,7 +9,8 @@ from pydantic import Field
 
 from market_assets.defs.assets.models import registered_model_name
 from market_assets.defs.metadata import frame_preview
-from market_assets.defs.partitions import SESSIONS, partition_dates
+from market_assets.defs.assets.daily import DAILY
+from market_assets.defs.partitions import partition_dates
 from market_assets.defs.resources import MlflowResource
 
 
@@ -21,9 +22,7 @@ class PredictionConfig(dg.Config):
 
 
 @dg.asset(
-    partitions_def=SESSIONS,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    io_manager_key="parquet_io_manager",
+    **DAILY,
     group_name="models",
     kinds={"mlflow", "polars"},
     deps=[dg.AssetDep("trained_model", partition_mapping=dg.AllPartitionMapping())],

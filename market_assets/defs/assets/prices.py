@@ -7,6 +7,7 @@ from pydantic import Field
 
 from market_assets.defs.checks.price_checks import PRICE_CHECK_SPECS, check_results
 from market_assets.defs.metadata import frame_preview, markdown_table
+from market_assets.defs.assets.daily import DAILY, session_window
 from market_assets.defs.partitions import SESSIONS, partition_dates
 from market_assets.defs.resources import PriceSourceResource
 
@@ -30,9 +31,7 @@ class PriceValidationConfig(dg.Config):
 
 
 @dg.asset(
-    partitions_def=SESSIONS,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    io_manager_key="parquet_io_manager",
+    **DAILY,
     group_name="prices",
     kinds={"polars", "parquet"},
 )
@@ -78,14 +77,7 @@ def raw_prices(context: dg.AssetExecutionContext, price_source: PriceSourceResou
             kinds={"polars", "parquet"},
         ),
     },
-    ins={
-        "raw_prices": dg.AssetIn(
-            partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=-JUMP_LOOKBACK_SESSIONS, allow_nonexistent_upstream_partitions=True
-            ),
-            metadata={"lookback_partitions": JUMP_LOOKBACK_SESSIONS},
-        )
-    },
+    ins={"raw_prices": session_window(JUMP_LOOKBACK_SESSIONS)},
     partitions_def=SESSIONS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     check_specs=PRICE_CHECK_SPECS,

@@ -7,7 +7,8 @@ import dagster as dg
 import polars as pl
 
 from market_assets.defs.metadata import frame_preview
-from market_assets.defs.partitions import SESSIONS, partition_dates
+from market_assets.defs.assets.daily import DAILY, session_window
+from market_assets.defs.partitions import partition_dates
 
 # The HMM for the sessions of month M is fitted on the FIT_SESSIONS market rows
 # up to the last session before M (refit monthly), and its forward filter
@@ -27,19 +28,10 @@ REGIME_SCHEMA = {
 
 
 @dg.asset(
-    partitions_def=SESSIONS,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    io_manager_key="parquet_io_manager",
+    **DAILY,
     group_name="features",
     kinds={"hmmlearn", "parquet"},
-    ins={
-        "validated_prices": dg.AssetIn(
-            partition_mapping=dg.TimeWindowPartitionMapping(
-                start_offset=-LOOKBACK_SESSIONS, allow_nonexistent_upstream_partitions=True
-            ),
-            metadata={"lookback_partitions": LOOKBACK_SESSIONS},
-        )
-    },
+    ins={"validated_prices": session_window(LOOKBACK_SESSIONS)},
 )
 def market_regimes(context: dg.AssetExecutionContext, validated_prices: pl.DataFrame) -> dg.Output:
     """Filtered probabilities of a 3-state Gaussian HMM (bull / bear / sideways) fitted only on past data."""
