@@ -90,12 +90,18 @@ class MlflowResource(dg.ConfigurableResource):
         "tracking URI other than SQLite, which defaults to an artifacts folder beside its file.",
     )
 
+    ui_url: str | None = Field(
+        default="http://127.0.0.1:5000",
+        description="MLflow UI that asset metadata links to (`make mlflow-ui` serves the local store there).",
+    )
+
     def tracking(self):
         """The :class:`market_assets.tracking.TrackingConfig` of this resource."""
         from market_assets.tracking.mlflow_store import TrackingConfig
 
         return TrackingConfig(
-            tracking_uri=self.tracking_uri, experiment=self.experiment, artifact_root=self.artifact_root
+            tracking_uri=self.tracking_uri, experiment=self.experiment, artifact_root=self.artifact_root,
+            ui_url=self.ui_url,
         )
 
 

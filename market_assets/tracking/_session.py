@@ -70,12 +70,16 @@ class TrackingConfig:
         None: next to the database for SQLite (``<db dir>/artifacts``), the
         server's default for ``http(s)`` URIs; required for other databases.
         An existing experiment keeps the location it was created with.
+    ui_url : str or None
+        Base URL of an MLflow UI serving this store, for links to runs
+        (an ``http(s)`` tracking URI is its own UI).
     """
 
     tracking_uri: str
     registry_uri: str | None = None
     experiment: str = "market_assets"
     artifact_root: str | None = None
+    ui_url: str | None = None
 
 
 def tracking_uri_for(root: Path) -> str:

@@ -89,10 +89,12 @@ class LoggedModel:
     run_url: str | None
 
 
-def _run_url(tracking_uri: str, experiment: str, run_id: str) -> str | None:
-    if not tracking_uri.startswith(("http://", "https://")):
+def _run_url(config: TrackingConfig, run_id: str) -> str | None:
+    """The run's page in the MLflow UI (``config.ui_url``, or the tracking server itself)."""
+    base = config.ui_url or (config.tracking_uri if config.tracking_uri.startswith(("http://", "https://")) else None)
+    if base is None:
         return None
-    return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment}/runs/{run_id}"
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id(config)}/runs/{run_id}"
 
 
 def _log_importance(mlflow: Any, importance: Mapping[str, float]) -> None:
@@ -195,5 +197,5 @@ def log_training_run(
         )
     run_id = run.info.run_id
     version = _register(client_for(config), model_name, info, run_id, run_tags)
-    url = _run_url(config.tracking_uri, experiment, run_id)
+    url = _run_url(config, run_id)
     return LoggedModel(run_id, model_uri(model_name, version), version, url)

@@ -101,3 +101,15 @@ def test_predictions_before_the_first_model_fail_clearly(setup):
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "was trained before 2023-09-25" in failure.event_specific_data.error.message
+
+
+def test_tuning_runs_an_optuna_study_that_persists_and_resumes(setup):
+    import optuna
+
+    tmp_path, resources, instance = setup
+    config = {"trained_model": {"config": {"model_name": "ridge", "validation_sessions": 40, "tuning_trials": 3}}}
+    for _ in range(2):  # a second run of the same week resumes the same study
+        assert _run([trained_model], resources, instance, WEEKS[0], WEEKS[0], config).success
+    summaries = optuna.get_all_study_summaries(storage=resources["optuna"].storage)
+    assert [s.study_name for s in summaries] == [f"{NAME}_ridge_{WEEKS[0]}"]
+    assert summaries[0].n_trials == 6

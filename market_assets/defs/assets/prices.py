@@ -44,12 +44,12 @@ def raw_prices(context: dg.AssetExecutionContext, price_source: PriceSourceResou
         f"{sessions[0]} … {sessions[-1]}"
     )
     received = source.fetch(sessions[0], sessions[-1])
-    stored = received.filter(pl.col("date").is_in(sessions))
-    off_session = received.join(stored, on=received.columns, how="anti")
+    in_sessions = pl.col("date").is_in(sessions).fill_null(False)
+    stored, off_session = received.filter(in_sessions), received.filter(~in_sessions)
     if off_session.height:
         context.log.warning(
-            f"{off_session.height} row(s) dated on days that are not trading sessions "
-            f"were not stored, e.g. {off_session.head(3).to_dicts()}"
+            f"{off_session.height} row(s) dated on days that are not trading sessions (or "
+            f"undated) were not stored, e.g. {off_session.head(3).to_dicts()}"
         )
     return dg.Output(
         stored,
