@@ -135,30 +135,35 @@ def training_frame(
         )
     feature_names = [c for c in features.columns if c not in KEY_COLUMNS]
     session_index = _session_index(sessions)
+    last_usable = bisect_left(list(sessions), train_end) - horizon - embargo - 1
+    first_usable = 0 if window is None else last_usable - window + 1
+    # Lazy: the filter runs before the wide join is materialized (features can be GBs).
     joined = (
-        features.join(labels.select(*KEY_COLUMNS, column), on=list(KEY_COLUMNS), how="inner")
-        .join(session_index, on="date", how="left")
+        features.lazy()
+        .join(session_index.lazy(), on="date", how="left")
+        .join(labels.lazy().select(*KEY_COLUMNS, column), on=list(KEY_COLUMNS), how="inner")
     )
-    unknown = joined.filter(pl.col("_session").is_null())["date"].unique().sort()
+    unknown = (
+        joined.filter(pl.col("_session").is_null()).select(pl.col("date").unique().sort()).collect()["date"]
+    )
     if unknown.len() > 0:
         raise ValueError(
             f"{unknown.len()} row date(s) are not in `sessions`, e.g. {unknown.head(3).to_list()}; "
             "pass the exchange calendar's sessions covering the whole history"
         )
-    last_usable = bisect_left(list(sessions), train_end) - horizon - embargo - 1
-    first_usable = 0 if window is None else last_usable - window + 1
     kept = (
         joined.filter(
             pl.col("_session").is_between(first_usable, last_usable),
             pl.col(column).is_not_null(),
         )
         .sort(list(KEY_COLUMNS))
+        .collect()
     )
     if kept.height == 0:
         raise ValueError(
             f"no training rows: need label windows (h={horizon}, embargo={embargo}) closed "
-            f"before train_end={train_end}; the data span "
-            f"{joined['date'].min()}..{joined['date'].max()} with {joined.height} joined rows"
+            f"before train_end={train_end}; the features span "
+            f"{features['date'].min()}..{features['date'].max()} ({features.height} rows)"
         )
     ends = pl.Series("label_end", list(sessions), dtype=pl.Date)
     meta = kept.select(

@@ -20,6 +20,7 @@ Conventions
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,9 +79,16 @@ def split_periods(
     features: pl.DataFrame, labels: pl.DataFrame, spec: TrainingSpec,
     train_end: dt.date, sessions: Sequence[dt.date],
 ) -> tuple[TrainingFrame, TrainingFrame]:
-    """(training rows, validation rows) for a model used from ``train_end`` on."""
+    """(training rows, validation rows) for a model used from ``train_end`` on.
+
+    The inputs are only read: callers that hold large frames should not keep
+    other references to them once this returns.
+    """
+    # Only the last validation_sessions + horizon sessions can hold validation rows.
+    position = max(bisect_left(list(sessions), train_end) - spec.horizon - spec.validation_sessions - 1, 0)
+    recent = pl.col("date") >= sessions[position]
     validation = training_frame(
-        features, labels, target=spec.target, horizon=spec.horizon, train_end=train_end,
+        features.filter(recent), labels.filter(recent), target=spec.target, horizon=spec.horizon, train_end=train_end,
         sessions=sessions, embargo=0, window=spec.validation_sessions,
     )
     first_validation = validation.meta["date"].min()
@@ -91,14 +99,10 @@ def split_periods(
     return train, validation
 
 
-def fit_and_validate(
-    features: pl.DataFrame, labels: pl.DataFrame, spec: TrainingSpec,
-    train_end: dt.date, sessions: Sequence[dt.date],
-) -> FittedModel:
-    """Fit ``spec`` on the training rows and score it on the validation window."""
+def fit_and_validate(train: TrainingFrame, validation: TrainingFrame, spec: TrainingSpec) -> FittedModel:
+    """Fit ``spec`` on ``train`` and score it on ``validation`` (see :func:`split_periods`)."""
     from market_assets.quant.models import make_model
 
-    train, validation = split_periods(features, labels, spec, train_end, sessions)
     model = make_model(spec.model_name, spec.task, dict(spec.params), spec.random_state)
     model.fit(train.X.to_pandas(), train.y)
     metrics = evaluate(model, validation, spec)

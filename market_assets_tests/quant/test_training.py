@@ -41,9 +41,9 @@ def test_training_labels_close_before_the_validation_window_and_validation_befor
 
 def test_a_planted_signal_is_found_out_of_sample_and_noise_is_not():
     spec = TrainingSpec(model_name="ridge", horizon=5, embargo=5, validation_sessions=40)
-    found = fit_and_validate(*_panel(0.3), spec, SESSIONS[180], SESSIONS)
+    found = fit_and_validate(*split_periods(*_panel(0.3), spec, SESSIONS[180], SESSIONS), spec)
     assert 0.2 < found.metrics["rank_ic"] < 0.4  # planted rank IC ≈ 0.3
-    noise = fit_and_validate(*_panel(0.0, seed=1), spec, SESSIONS[180], SESSIONS)
+    noise = fit_and_validate(*split_periods(*_panel(0.0, seed=1), spec, SESSIONS[180], SESSIONS), spec)
     assert abs(noise.metrics["rank_ic"]) < 0.05
     assert {"low_vol_rank_ic", "high_vol_rank_ic"} <= set(found.metrics)
     importance = feature_importance(found.model, found.feature_columns)
@@ -52,7 +52,7 @@ def test_a_planted_signal_is_found_out_of_sample_and_noise_is_not():
 
 def test_the_interval_covers_about_80_percent_of_validation_residuals():
     spec = TrainingSpec(model_name="ridge", horizon=5, validation_sessions=40)
-    fitted = fit_and_validate(*_panel(0.3), spec, SESSIONS[180], SESSIONS)
+    fitted = fit_and_validate(*split_periods(*_panel(0.3), spec, SESSIONS[180], SESSIONS), spec)
     low, high = fitted.interval
     residuals = fitted.validation.y - fitted.model.predict(fitted.validation.X.to_pandas())
     assert low < 0 < high
@@ -61,7 +61,7 @@ def test_the_interval_covers_about_80_percent_of_validation_residuals():
 
 def test_classification_uses_log_loss_as_its_key_metric():
     spec = TrainingSpec(model_name="ridge", task="direction", horizon=5, validation_sessions=40)
-    fitted = fit_and_validate(*_panel(0.3), spec, SESSIONS[180], SESSIONS)
+    fitted = fit_and_validate(*split_periods(*_panel(0.3), spec, SESSIONS[180], SESSIONS), spec)
     assert spec.key_metric == ("log_loss", False)
     assert fitted.interval is None
     assert fitted.metrics["roc_auc"] > 0.6

@@ -94,23 +94,25 @@ WALK_FORWARD_COLUMNS = ("week", "model_version", "alias", "validation_score", "c
 
 def _train_period(context, config, store, mlflow, optuna, train_end: dt.date) -> dict:
     """Train, track and register the model of the week starting ``train_end``."""
-    from market_assets.quant.training import feature_importance, fit_and_validate
+    from market_assets.quant.training import fit_and_validate, split_periods
 
     spec = config.spec()
     sessions = sessions_between(SETTINGS.calendar, SETTINGS.start_date, train_end + dt.timedelta(days=60))
-    features, labels = _history(store, [s for s in sessions if s < train_end])
-    context.log.info(
-        f"week of {train_end}: training {spec.model_name} ({spec.task}, h={spec.horizon}) "
-        f"on up to {features.height:,} feature rows"
+    clock = _Stopwatch(context, f"week of {train_end}")
+    # The full history frames are not kept: only the training and validation rows live on.
+    train, validation = split_periods(
+        *_history(store, [s for s in sessions if s < train_end]), spec, train_end, sessions
     )
+    clock.lap(f"{train.X.height:,} training rows × {train.X.width} features, "
+              f"{validation.X.height:,} validation rows")
     if config.tuning_trials:
-        spec = _tuned(context, spec, config, optuna, features, labels, train_end, sessions)
-    fitted = fit_and_validate(features, labels, spec, train_end, sessions)
+        spec = _tuned(context, spec, config, optuna, train, train_end)
+        clock.lap(f"tuned {spec.model_name}: {spec.params}")
+    fitted = fit_and_validate(train, validation, spec)
+    clock.lap(f"fitted and validated {spec.model_name} ({spec.task}, h={spec.horizon})")
     name = registered_model_name(spec.task, spec.horizon)
-    logged, decision = _track_and_promote(
-        context, mlflow, name, spec, fitted, train_end, feature_importance(fitted.model, fitted.feature_columns),
-        margin=config.promotion_margin,
-    )
+    logged, decision = _track_and_promote(context, mlflow, name, spec, fitted, train_end, config.promotion_margin)
+    clock.lap(f"tracked in MLflow as {name} v{logged.version}")
     metric, _ = spec.key_metric
     return {
         "week": train_end.isoformat(),
@@ -140,15 +142,13 @@ def _history(store: PartitionedParquetIOManager, sessions: list[dt.date]) -> tup
     return features, labels
 
 
-def _tuned(context, spec, config, optuna, features, labels, train_end, sessions):
-    """``spec`` with the best hyperparameters of an Optuna study over purged folds."""
+def _tuned(context, spec, config, optuna, train, train_end):
+    """``spec`` with the best hyperparameters of an Optuna study over purged folds of ``train``."""
     import dataclasses
 
     from market_assets.quant.cv import PurgedWalkForwardSplit
-    from market_assets.quant.training import split_periods
     from market_assets.quant.tuning import tune
 
-    train, _ = split_periods(features, labels, spec, train_end, sessions)
     study = f"{registered_model_name(spec.task, spec.horizon)}_{spec.model_name}_{train_end}"
     result = tune(
         spec.model_name, spec.task, train.X.to_pandas(), train.y, train.meta["date"].to_list(),
@@ -161,10 +161,25 @@ def _tuned(context, spec, config, optuna, features, labels, train_end, sessions)
     return dataclasses.replace(spec, params={**spec.params, **result.best_params})
 
 
-def _track_and_promote(context, mlflow, name, spec, fitted, train_end, importance, *, margin):
+class _Stopwatch:
+    """Logs how long each stage of a long step took."""
+
+    def __init__(self, context, label: str) -> None:
+        import time
+
+        self._time, self._context, self._label = time.perf_counter, context, label
+        self._last = self._time()
+
+    def lap(self, what: str) -> None:
+        now = self._time()
+        self._context.log.info(f"{self._label}: {what} ({now - self._last:.1f} s)")
+        self._last = now
+
+
+def _track_and_promote(context, mlflow, name, spec, fitted, train_end, margin):
     """Log the run, register the version, compare with the champion on the same window."""
     from market_assets.quant.promotion import decide_promotion
-    from market_assets.quant.training import evaluate
+    from market_assets.quant.training import evaluate, feature_importance
     from market_assets.tracking.mlflow_store import champion_version, load_model, log_training_run, promote_or_challenge
 
     tracking = mlflow.tracking()
@@ -189,7 +204,8 @@ def _track_and_promote(context, mlflow, name, spec, fitted, train_end, importanc
               "random_state": spec.random_state, **spec.params}
     logged = log_training_run(
         tracking, model_name=name, model=fitted.model, X_example=fitted.validation.X.head(50).to_pandas(),
-        params=params, metrics=fitted.metrics, feature_importance=importance, tags=tags,
+        params=params, metrics=fitted.metrics, tags=tags,
+        feature_importance=feature_importance(fitted.model, fitted.feature_columns),
     )
     alias = promote_or_challenge(tracking, name, logged.version, decision)
     context.log.info(f"{name} v{logged.version} is {alias}: {decision.reason}")

@@ -3,11 +3,14 @@
 Conventions
 -----------
 * The returned :class:`~sklearn.pipeline.Pipeline` is
-  ``impute -> [select] -> [scale] -> model``.  Imputation (median per column),
+  ``[impute] -> [select] -> [scale] -> model``.  Imputation (median per column),
   optional feature selection and scaling (linear models only) are *fitted
   inside* the pipeline, i.e. on the training rows of each fit: nothing is
   learned from test rows.  An all-null training column is kept and imputed
   with 0 (``keep_empty_features=True``) so the column set never changes.
+  Gradient-boosted trees (xgboost, lightgbm) get no imputation step unless
+  feature selection needs one: they learn at each split where missing values
+  go, which a median would erase, and imputing would copy the whole matrix.
 * The pipeline outputs pandas frames between steps, so column names reach the
   model (the momentum baseline looks its feature up by name).
 * Pipeline-level options travel in ``params`` next to the estimator
@@ -33,6 +36,7 @@ from market_assets.quant.models.zoo import (
     build_estimator,
     build_member,
     check_name_and_task,
+    handles_missing,
     needs_scaling,
 )
 
@@ -75,10 +79,11 @@ def make_model(
     check_name_and_task(name, task)
     options = dict(params or {})
     pipeline_options = {key: options.pop(key) for key in list(options) if key in PIPELINE_OPTIONS}
-    steps: list[tuple[str, BaseEstimator]] = [
-        ("impute", SimpleImputer(strategy="median", keep_empty_features=True))
-    ]
-    steps += _selection_steps(pipeline_options, task, random_state)
+    selection = _selection_steps(pipeline_options, task, random_state)
+    steps: list[tuple[str, BaseEstimator]] = []
+    if selection or not handles_missing(name):
+        steps.append(("impute", SimpleImputer(strategy="median", keep_empty_features=True)))
+    steps += selection
     if needs_scaling(name):
         steps.append(("scale", StandardScaler()))
     if name in ("weighted_average", "stacking"):

@@ -210,6 +210,15 @@ def build_estimator(name: str, task: str, params: dict[str, Any] | None, random_
     return REGISTRY[name][1](task, dict(params or {}), random_state)
 
 
+#: Models that route missing values themselves at each split (no imputation step).
+NATIVE_MISSING: tuple[str, ...] = ("xgboost", "lightgbm")
+
+
+def handles_missing(name: str) -> bool:
+    """Whether the model learns where missing values go (gradient-boosted trees)."""
+    return name in NATIVE_MISSING
+
+
 def needs_scaling(name: str) -> bool:
     """Whether the model is scale-sensitive (linear models)."""
     return name in REGISTRY and REGISTRY[name][2]
