@@ -69,7 +69,7 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         asset_key = context.asset_key
         if not context.has_asset_partitions:
-            return _read_parquet(self._asset_dir(asset_key).with_suffix(".parquet"), asset_key)
+            return _read_parquet(self._asset_dir(asset_key).with_suffix(".parquet"))
         keys = sorted(context.asset_partition_keys)
         metadata = context.definition_metadata or {}
         lookback = int(metadata.get("lookback_partitions", 0))
@@ -92,11 +92,11 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         naming the partition and the file expected.
         """
         allowed = set(optional or ())
-        frames, missing = [], []
+        present, missing = [], []
         for key in keys:
             path = self._path(asset_key, key)
             if path.exists():
-                frames.append(_read_parquet(path, asset_key))
+                present.append(path)
             elif key in allowed:
                 missing.append(key)
             else:
@@ -104,12 +104,14 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
                     f"{asset_key.to_user_string()} partition {key} has not been materialized "
                     f"(expected {path}); materialize or backfill it first"
                 )
-        if not frames:
+        if not present:
             raise FileNotFoundError(
                 f"no partition of {asset_key.to_user_string()} among {keys[:1]}…{keys[-1:]} "
                 "has been materialized"
             )
-        return pl.concat(frames, how="vertical"), missing
+        if all(_is_local(path) for path in present):  # one parallel scan over every file
+            return pl.scan_parquet([str(path) for path in present]).collect(), missing
+        return pl.concat([_read_parquet(path) for path in present], how="vertical"), missing
 
 def _split_by_partition(
     frame: pl.DataFrame, keys: list[str], asset: str
@@ -133,9 +135,13 @@ def _split_by_partition(
     return parts
 
 
+def _is_local(path: UPath) -> bool:
+    return path.protocol in ("", "file", "local")
+
+
 def _write_parquet(frame: pl.DataFrame, path: UPath) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.protocol in ("", "file", "local"):
+    if _is_local(path):
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         frame.write_parquet(str(tmp), statistics=True)
         os.replace(str(tmp), str(path))
@@ -146,8 +152,8 @@ def _write_parquet(frame: pl.DataFrame, path: UPath) -> None:
             handle.write(buffer.getvalue())
 
 
-def _read_parquet(path: UPath, asset_key: dg.AssetKey) -> pl.DataFrame:
-    if path.protocol in ("", "file", "local"):
+def _read_parquet(path: UPath) -> pl.DataFrame:
+    if _is_local(path):
         return pl.read_parquet(str(path))
     with path.open("rb") as handle:
         return pl.read_parquet(io.BytesIO(handle.read()))

@@ -149,9 +149,9 @@ def feature_importance(model: Any, columns: Sequence[str]) -> dict[str, float] |
     Tree models give ``feature_importances_``; linear models give ``|coef_|``
     (on standardised inputs, so comparable).  None for ensembles and baselines.
     """
-    estimator = model.steps[-1][1] if hasattr(model, "steps") else model
-    estimator = getattr(estimator, "estimator_", estimator)
-    names = list(getattr(model[:-1], "get_feature_names_out", lambda: columns)())
+    steps = getattr(model, "steps", [("model", model)])
+    estimator = getattr(steps[-1][1], "estimator_", steps[-1][1])
+    names = list(model[:-1].get_feature_names_out()) if len(steps) > 1 else list(columns)
     if hasattr(estimator, "feature_importances_"):
         values = np.asarray(estimator.feature_importances_, dtype=float)
     elif hasattr(estimator, "coef_"):

@@ -66,3 +66,13 @@ def test_classification_uses_log_loss_as_its_key_metric():
     assert fitted.interval is None
     assert fitted.metrics["roc_auc"] > 0.6
 
+
+
+def test_importance_names_the_input_columns_with_or_without_preprocessing_steps():
+    for name in ("ridge", "lightgbm"):  # a pipeline of impute, scale, model / the model alone
+        spec = TrainingSpec(model_name=name, horizon=5, validation_sessions=40,
+                            params={"n_estimators": 20} if name == "lightgbm" else {})
+        fitted = fit_and_validate(*split_periods(*_panel(0.5), spec, SESSIONS[180], SESSIONS), spec)
+        importance = feature_importance(fitted.model, fitted.feature_columns)
+        assert set(importance) == {"signal", "noise_a", "std_20"}, name
+        assert max(importance, key=importance.get) == "signal", name

@@ -90,6 +90,9 @@ def trained_model(
 
 
 WALK_FORWARD_COLUMNS = ("week", "model_version", "alias", "validation_score", "champion_score", "train_rows")
+# Validation metrics shown as floats (Dagster plots them across materializations).
+PLOTTED_METRICS = ("ic", "rank_ic", "icir", "directional_accuracy", "r2", "rmse",
+                   "log_loss", "roc_auc", "f1_macro", "brier")
 
 
 def _train_period(context, config, store, mlflow, optuna, train_end: dt.date) -> dict:
@@ -123,6 +126,7 @@ def _train_period(context, config, store, mlflow, optuna, train_end: dt.date) ->
         "validation_score": float(fitted.metrics[metric]),
         "champion_score": float("nan") if decision.champion_score is None else float(decision.champion_score),
         "key_metric": metric,
+        **{f"validation_{k}": float(fitted.metrics[k]) for k in PLOTTED_METRICS if k in fitted.metrics},
         "train_rows": fitted.train.X.height,
         "train_sessions": fitted.train.meta["date"].n_unique(),
         "validation_window": f"{fitted.validation.meta['date'].min()} … {fitted.validation.meta['date'].max()}",
