@@ -84,6 +84,21 @@ def bare_lightgbm(root: Path, tracking_uri: str, week: str) -> float:
     return time.perf_counter() - started
 
 
+def batch_prediction(root: Path, mlflow: MlflowResource, days: list[dt.date]) -> None:
+    """The champion scoring every stored feature row at once (model loaded from MLflow)."""
+    from market_assets.tracking.mlflow_store import load_model
+
+    io = PartitionedParquetIOManager(root=str(root))
+    keys = [d.isoformat() for d in days]
+    features, _ = io.read_partitions(dg.AssetKey("feature_table"), keys)
+    model = load_model(mlflow.tracking(), "market_assets_regression_h5", "champion")
+    X = features.drop("date", "symbol").to_pandas()
+    started = time.perf_counter()
+    model.predict(X)
+    seconds = time.perf_counter() - started
+    print(f"batch prediction, champion on all {len(X):,} rows: {seconds:.1f} s = {len(X) / seconds:,.0f} rows/s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--symbols", type=int, default=500)
@@ -121,6 +136,7 @@ def main() -> None:
         rows = pl.scan_parquet(f"{root}/predictions/*.parquet").select(pl.len()).collect().item()
         print(f"predictions asset: {rows:,} rows in {seconds:.1f} s = {rows / seconds:,.0f} rows/s "
               f"(incl. loading the model and the feature partitions)")
+        batch_prediction(root, resources["mlflow"], days)
     print(f"peak RSS: {peak_rss_gib():.2f} GiB")
 
 
