@@ -52,7 +52,7 @@ test: .venv/.synced ## run the test suite
 mlflow-ui: setup ## the MLflow UI on the local store, http://$(HOST):5000
 	.venv/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/var/mlflow/mlflow.db -h $(HOST) -p 5000
 
-rollback: setup ## move the champion alias back: make rollback MODEL=market_assets_regression_h5
+rollback: setup ## move the champion alias back: make rollback MODEL=market_assets_regression_h1
 	.venv/bin/python -m market_assets.tracking.rollback --model $(MODEL)
 
 validate: setup ## check that the definitions load

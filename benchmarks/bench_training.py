@@ -32,6 +32,9 @@ from market_assets.defs.partitions import SESSIONS
 from market_assets.defs.resources import MlflowResource, OptunaResource
 
 
+LIGHTGBM = {"model_name": "lightgbm", "horizon": 5}
+
+
 def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
@@ -66,7 +69,7 @@ def bare_lightgbm(root: Path, tracking_uri: str, week: str) -> float:
     from market_assets.quant.training import split_periods
     from market_assets.calendars import sessions_between
 
-    spec = TrainingConfig().spec()
+    spec = TrainingConfig(**LIGHTGBM).spec()
     io = PartitionedParquetIOManager(root=str(root))
     train_end = dt.date.fromisoformat(week)
     sessions = sessions_between("XNYS", dt.date(2016, 1, 4), train_end + dt.timedelta(days=60))
@@ -117,7 +120,8 @@ def main() -> None:
                     for n in ("feature_table", "labels")]
         started = time.perf_counter()
         result = dg.materialize([*upstream, trained_model, predictions], selection=[trained_model],
-                                partition_key=week, resources=resources, instance=instance)
+                                partition_key=week, resources=resources, instance=instance,
+                                run_config={"ops": {"trained_model": {"config": LIGHTGBM}}})
         asset_seconds = time.perf_counter() - started
         assert result.success
         bare_seconds = bare_lightgbm(root, resources["mlflow"].tracking_uri, week)
@@ -128,7 +132,8 @@ def main() -> None:
         started = time.perf_counter()
         result = dg.materialize(
             [*upstream, trained_model, predictions], selection=[predictions], resources=resources,
-            instance=instance, tags={"dagster/asset_partition_range_start": last[0].isoformat(),
+            instance=instance, run_config={"ops": {"predictions": {"config": {"horizons": [5]}}}},
+            tags={"dagster/asset_partition_range_start": last[0].isoformat(),
                                      "dagster/asset_partition_range_end": last[-1].isoformat()},
         )
         seconds = time.perf_counter() - started

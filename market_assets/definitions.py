@@ -24,9 +24,9 @@ defs = dg.Definitions(
             symbols=list(settings.symbols) if settings.symbols else None,
             calendar=settings.calendar,
             # The embedded synthetic market demonstrates validation with a few defects
-            # and gives models something to find: a planted signal of rank IC 0.05.
+            # and gives models something to find: a planted signal of rank IC 0.1.
             defects=0.001 if settings.source == "synthetic" else 0.0,
-            signal_strength=0.05 if settings.source == "synthetic" else 0.0,
+            signal_strength=0.1 if settings.source == "synthetic" else 0.0,
         ),
         "mlflow": MlflowResource(
             tracking_uri=settings.mlflow_tracking_uri, artifact_root=settings.mlflow_artifact_root

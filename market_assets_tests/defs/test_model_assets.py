@@ -19,6 +19,7 @@ SESSIONS = sessions_between("XNYS", dt.date(2023, 1, 3), dt.date(2023, 12, 29))
 SYMBOLS = [f"S{i:02d}" for i in range(25)]
 WEEKS = ("2023-10-01", "2023-10-15")  # three weekly models
 NAME = registered_model_name("regression", 5)
+PREDICT_H5 = {"predictions": {"config": {"horizons": [5]}}}
 
 
 def _write_store(root) -> None:
@@ -69,7 +70,7 @@ def _run(selection, resources, instance, start, end, config=None, **kwargs):
 
 def test_a_walk_forward_trains_registers_and_promotes(setup):
     tmp_path, resources, instance = setup
-    config = {"trained_model": {"config": {"model_name": "ridge", "validation_sessions": 40}}}
+    config = {"trained_model": {"config": {"model_name": "ridge", "horizon": 5, "validation_sessions": 40}}}
     result = _run([trained_model], resources, instance, *WEEKS, config)
     assert result.success
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
@@ -82,9 +83,9 @@ def test_a_walk_forward_trains_registers_and_promotes(setup):
 
 def test_predictions_use_only_models_trained_before_each_session(setup):
     tmp_path, resources, instance = setup
-    config = {"trained_model": {"config": {"model_name": "ridge", "validation_sessions": 40}}}
+    config = {"trained_model": {"config": {"model_name": "ridge", "horizon": 5, "validation_sessions": 40}}}
     assert _run([trained_model], resources, instance, *WEEKS, config).success
-    result = _run([predictions], resources, instance, "2023-10-02", "2023-10-27")
+    result = _run([predictions], resources, instance, "2023-10-02", "2023-10-27", PREDICT_H5)
     assert result.success
     frame = pl.read_parquet(sorted((tmp_path / "data" / "predictions").glob("*.parquet")))
     assert frame.height == 20 * len(SYMBOLS)
@@ -95,9 +96,9 @@ def test_predictions_use_only_models_trained_before_each_session(setup):
 
 def test_predictions_before_the_first_model_fail_clearly(setup):
     tmp_path, resources, instance = setup
-    config = {"trained_model": {"config": {"model_name": "ridge", "validation_sessions": 40}}}
+    config = {"trained_model": {"config": {"model_name": "ridge", "horizon": 5, "validation_sessions": 40}}}
     assert _run([trained_model], resources, instance, *WEEKS, config).success
-    result = _run([predictions], resources, instance, "2023-09-25", "2023-09-29", raise_on_error=False)
+    result = _run([predictions], resources, instance, "2023-09-25", "2023-09-29", PREDICT_H5, raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "was trained before 2023-09-25" in failure.event_specific_data.error.message
@@ -107,9 +108,23 @@ def test_tuning_runs_an_optuna_study_that_persists_and_resumes(setup):
     import optuna
 
     tmp_path, resources, instance = setup
-    config = {"trained_model": {"config": {"model_name": "ridge", "validation_sessions": 40, "tuning_trials": 3}}}
+    config = {"trained_model": {"config": {"model_name": "ridge", "horizon": 5, "validation_sessions": 40, "tuning_trials": 3}}}
     for _ in range(2):  # a second run of the same week resumes the same study
         assert _run([trained_model], resources, instance, WEEKS[0], WEEKS[0], config).success
     summaries = optuna.get_all_study_summaries(storage=resources["optuna"].storage)
     assert [s.study_name for s in summaries] == [f"{NAME}_ridge_{WEEKS[0]}"]
     assert summaries[0].n_trials == 6
+
+
+def test_retraining_a_past_week_never_displaces_a_newer_champion(setup):
+    tmp_path, resources, instance = setup
+    config = {"trained_model": {"config": {"model_name": "ridge", "horizon": 5, "validation_sessions": 40}}}
+    tracking = TrackingConfig(tracking_uri=resources["mlflow"].tracking_uri)
+    assert _run([trained_model], resources, instance, WEEKS[1], WEEKS[1], config).success
+    newest = champion_version(tracking, NAME)
+    result = _run([trained_model], resources, instance, WEEKS[0], WEEKS[0], config)
+    assert result.success
+    assert champion_version(tracking, NAME).version == newest.version
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    assert metadata["alias"].value == "challenger"
+    assert "newer champion" in metadata["decision"].value

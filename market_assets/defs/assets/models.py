@@ -20,9 +20,12 @@ SETTINGS = load_settings()
 class TrainingConfig(dg.Config):
     """What to train for a period, and how honestly."""
 
-    model_name: str = Field(default="lightgbm", description="Model zoo name (ridge, lightgbm, stacking, …).")
+    model_name: str = Field(
+        default="ridge", description="Model zoo name: ridge, lasso, elasticnet, random_forest, xgboost, "
+        "lightgbm, weighted_average, stacking, or a baseline (zero_return, momentum, prior)."
+    )
     task: str = Field(default="regression", description="regression | direction | five_class")
-    horizon: int = Field(default=5, description="Label horizon in sessions (1, 5 or 20).")
+    horizon: int = Field(default=1, description="Label horizon in sessions (1, 5 or 20).")
     embargo: int = Field(default=5, description="Sessions dropped between training labels and the cut-off.")
     window: int | None = Field(default=None, description="Sliding window in sessions; None = expanding.")
     validation_sessions: int = Field(default=60, description="Out-of-sample sessions scored before promotion.")
@@ -182,19 +185,28 @@ class _Stopwatch:
 
 def _track_and_promote(context, mlflow, name, spec, fitted, train_end, margin):
     """Log the run, register the version, compare with the champion on the same window."""
-    from market_assets.quant.promotion import decide_promotion
+    from market_assets.quant.promotion import PromotionDecision, decide_promotion
     from market_assets.quant.training import evaluate, feature_importance
     from market_assets.tracking.mlflow_store import champion_version, load_model, log_training_run, promote_or_challenge
 
     tracking = mlflow.tracking()
     metric, higher_is_better = spec.key_metric
     champion = champion_version(tracking, name)
-    champion_score = None
-    if champion is not None:
-        champion_score = _champion_score(context, tracking, name, champion, fitted, spec, evaluate, load_model, metric)
-    decision = decide_promotion(
-        fitted.metrics[metric], champion_score, margin=margin, higher_is_better=higher_is_better
-    )
+    if champion is not None and champion.tags.get("train_end", "") > train_end.isoformat():
+        # Re-training a past week: the champion is newer and was trained on data that
+        # overlaps this week's validation window, so no fair comparison exists.
+        decision = PromotionDecision(
+            promote=False, challenger_score=fitted.metrics[metric], champion_score=None, margin=margin,
+            reason=f"a newer champion (v{champion.version}, week of {champion.tags['train_end']}) exists; "
+            "a re-trained past week is registered as challenger, never promoted",
+        )
+    else:
+        champion_score = None if champion is None else _champion_score(
+            context, tracking, name, champion, fitted, spec, evaluate, load_model, metric
+        )
+        decision = decide_promotion(
+            fitted.metrics[metric], champion_score, margin=margin, higher_is_better=higher_is_better
+        )
     tags = {
         "dagster_run_id": context.run.run_id, "partition": train_end.isoformat(),
         "train_end": train_end.isoformat(), "model_name": spec.model_name, "task": spec.task,

@@ -18,7 +18,7 @@ class PredictionConfig(dg.Config):
     """Which registered models to predict with."""
 
     task: str = Field(default="regression", description="regression | direction | five_class")
-    horizons: list[int] = Field(default=[5], description="Horizons with a registered champion.")
+    horizons: list[int] = Field(default=[1], description="Horizons with a registered champion.")
 
 
 @dg.asset(
