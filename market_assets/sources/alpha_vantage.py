@@ -124,7 +124,6 @@ class AlphaVantageSource:
             raise ValueError(f"alpha_vantage: outputsize must be 'full' or 'compact', got {outputsize!r}")
         _read_key(api_key_env)
         self.base_url, self.function, self.outputsize, self.api_key_env = base_url, function, outputsize, api_key_env
-        hooks = {k: v for k, v in (("sleep", sleep), ("clock", clock)) if v is not None}
         self.client = HttpClient(
             provider=self.name,
             timeout=timeout,
@@ -133,7 +132,8 @@ class AlphaVantageSource:
             backoff=backoff,
             max_backoff=max_backoff,
             jitter=jitter,
-            **hooks,
+            sleep=sleep,
+            clock=clock,
         )
 
     def __repr__(self) -> str:

@@ -107,8 +107,8 @@ class HttpClient:
         max_backoff: float = 60.0,
         jitter: float = 0.1,
         session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
         random: Callable[[], float] = _random.random,
     ) -> None:
         if timeout <= 0 or min_interval < 0 or max_retries < 0 or backoff < 0:
@@ -121,7 +121,9 @@ class HttpClient:
         self.timeout, self.min_interval, self.max_retries = timeout, min_interval, max_retries
         self.backoff, self.max_backoff, self.jitter = backoff, max_backoff, jitter
         self.session = session or requests.Session()
-        self._sleep, self._clock, self._random = sleep, clock, random
+        # None means the real clock: sources pass their (test-injectable) hooks straight through.
+        self._sleep, self._clock = sleep or time.sleep, clock or time.monotonic
+        self._random = random
         self._last_start: float | None = None
 
     def __repr__(self) -> str:

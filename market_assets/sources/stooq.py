@@ -64,7 +64,6 @@ class StooqSource:
         for ticker in self._tickers.values():
             validate_symbol(ticker.upper())  # a ticker also goes into the URL
         self.base_url = base_url
-        hooks = {k: v for k, v in (("sleep", sleep), ("clock", clock)) if v is not None}
         self.client = HttpClient(
             provider=self.name,
             timeout=timeout,
@@ -73,7 +72,8 @@ class StooqSource:
             backoff=backoff,
             max_backoff=max_backoff,
             jitter=jitter,
-            **hooks,
+            sleep=sleep,
+            clock=clock,
         )
 
     def __repr__(self) -> str:
