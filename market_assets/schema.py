@@ -20,6 +20,9 @@ import re
 
 import polars as pl
 
+#: The key of every long-format table: one row per (session, symbol).
+KEY_COLUMNS: tuple[str, str] = ("date", "symbol")
+
 PRICE_SCHEMA: dict[str, pl.DataType] = {
     "date": pl.Date(),
     "symbol": pl.String(),

@@ -38,13 +38,18 @@ import numpy as np
 import polars as pl
 
 SIGNAL_CLASSES: tuple[str, ...] = ("STRONG_SELL", "SELL", "HOLD", "BUY", "STRONG_BUY")
-DEFAULT_HORIZONS: tuple[int, ...] = (1, 5, 20)
+#: Label horizons in sessions; the one definition every layer uses.
+HORIZONS: tuple[int, ...] = (1, 5, 20)
+#: The longest horizon: a session's labels are complete once this many later sessions closed.
+MAX_HORIZON: int = max(HORIZONS)
+#: Trailing sessions of closed forward returns that point-in-time class thresholds pool.
+QUANTILE_WINDOW: int = 252
 DEFAULT_CLASS_QUANTILES: tuple[float, float, float, float] = (0.1, 0.3, 0.7, 0.9)
 THRESHOLD_COLUMNS: tuple[str, ...] = ("threshold_1", "threshold_2", "threshold_3", "threshold_4")
 _REQUIRED = ("date", "symbol", "adj_close")
 
 
-def label_columns(horizons: Sequence[int] = DEFAULT_HORIZONS) -> list[str]:
+def label_columns(horizons: Sequence[int] = HORIZONS) -> list[str]:
     """Label column names, grouped by horizon in the order given.
 
     >>> label_columns([1])
@@ -57,10 +62,10 @@ def label_columns(horizons: Sequence[int] = DEFAULT_HORIZONS) -> list[str]:
 def compute_labels(
     prices: pl.DataFrame,
     *,
-    horizons: Sequence[int] = DEFAULT_HORIZONS,
+    horizons: Sequence[int] = HORIZONS,
     class_quantiles: Sequence[float] = DEFAULT_CLASS_QUANTILES,
     class_thresholds: tuple[float, float, float, float] | None = None,
-    quantile_window: int = 252,
+    quantile_window: int = QUANTILE_WINDOW,
 ) -> pl.DataFrame:
     """Forward-return labels for every (date, symbol) row of ``prices``.
 
@@ -116,7 +121,7 @@ def class_thresholds_point_in_time(
     horizon: int,
     *,
     class_quantiles: Sequence[float] = DEFAULT_CLASS_QUANTILES,
-    quantile_window: int = 252,
+    quantile_window: int = QUANTILE_WINDOW,
 ) -> pl.DataFrame:
     """The class thresholds :func:`compute_labels` uses for each session.
 
