@@ -35,6 +35,17 @@ PRICE_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
 }
 PRICE_COLUMNS: tuple[str, ...] = tuple(PRICE_SCHEMA)
+PRICE_COLUMN_DESCRIPTIONS: dict[str, str] = {
+    "date": "Exchange session date (the partition key).",
+    "symbol": "Ticker, upper case (see SYMBOL_PATTERN).",
+    "open": "Opening price as traded (not adjusted).",
+    "high": "Highest price of the session as traded.",
+    "low": "Lowest price of the session as traded.",
+    "close": "Closing price as traded (not adjusted for splits or dividends).",
+    "adj_close": "Closing price adjusted for splits and dividends; adj_close / close moves only on corporate actions.",
+    "volume": "Shares traded in the session (as reported, not split-adjusted).",
+    "source": "Provider that produced the row: synthetic, bundled, files, stooq or alpha_vantage.",
+}
 PRICE_VALUE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close")
 
 # A rejected row is the raw row as received plus the reason codes that failed,

@@ -57,13 +57,20 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
             return
         keys = sorted(context.asset_partition_keys)
         by_key = _split_by_partition(obj, keys, context.asset_key.to_user_string())
+        per_partition = _partition_metadata_sink(context)
         for key in keys:
-            _write_parquet(by_key.get(key, obj.clear()), self._path(context.asset_key, key))
+            part, path = by_key.get(key, obj.clear()), self._path(context.asset_key, key)
+            _write_parquet(part, path)
+            if per_partition is not None:
+                per_partition(
+                    {"dagster/row_count": part.height, "path": dg.MetadataValue.path(str(path))}, key
+                )
         context.log.info(
             f"wrote {obj.height:,} rows of {context.asset_key.to_user_string()} "
             f"into {len(keys):,} partition file(s) under {self._asset_dir(context.asset_key)}"
         )
-        _add_frame_metadata(context, obj, str(self._asset_dir(context.asset_key)), len(keys))
+        _add_frame_metadata(context, obj, str(self._asset_dir(context.asset_key)), len(keys),
+                            row_count=per_partition is None)
 
     # ---- reading -------------------------------------------------------
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
@@ -159,16 +166,47 @@ def _read_parquet(path: UPath) -> pl.DataFrame:
         return pl.read_parquet(io.BytesIO(handle.read()))
 
 
+def _partition_metadata_sink(context: dg.OutputContext):
+    """A function attaching metadata to one partition of the output, or None outside a run.
+
+    Output metadata lands on every partition of a range run, so row counts and
+    paths, which differ by session, go through the step's per-partition
+    asset metadata instead.
+    """
+    try:
+        step = context.step_context
+    except dg.DagsterInvariantViolationError:  # build_output_context() in unit tests
+        return None
+
+    def add(metadata: dict, partition_key: str) -> None:
+        step.add_asset_metadata(metadata, asset_key=context.asset_key, partition_key=partition_key)
+
+    return add
+
+
 def _add_frame_metadata(
-    context: dg.OutputContext, frame: pl.DataFrame, location: str, partitions: int
+    context: dg.OutputContext, frame: pl.DataFrame, location: str, partitions: int, *, row_count: bool = True
 ) -> None:
-    context.add_output_metadata(
-        {
-            "dagster/row_count": frame.height,
-            "dagster/column_schema": dg.TableSchema(
-                columns=[dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()]
-            ),
-            "partitions_written": partitions,
-            "path": dg.MetadataValue.path(location),
-        }
-    )
+    """What is true of every partition written: the schema with column descriptions."""
+    from market_assets.defs.columns import column_description
+
+    undocumented = [name for name in frame.columns if column_description(name) is None]
+    if undocumented:
+        context.log.warning(
+            f"{context.asset_key.to_user_string()}: column(s) {undocumented} have no description; "
+            "add them to market_assets/defs/columns.py"
+        )
+    metadata: dict[str, object] = {
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn(name, str(dtype), description=column_description(name))
+                for name, dtype in frame.schema.items()
+            ]
+        ),
+    }
+    if row_count:
+        metadata["dagster/row_count"] = frame.height
+        metadata["path"] = dg.MetadataValue.path(location)
+    if not partitions:
+        metadata["path"] = dg.MetadataValue.path(location)
+    context.add_output_metadata(metadata)

@@ -118,3 +118,53 @@ def test_an_error_level_failure_blocks_downstream(tmp_path, instance):
     raw = _read(tmp_path / "data", "raw_prices")
     assert raw.sort("date")["close"].to_list() == [10.5, -1.0, -1.0]
     assert raw["date"].to_list() == [dt.date.fromisoformat(d) for d in days]
+
+
+def _materializations(instance, asset: str) -> dict[str, dict]:
+    records = instance.fetch_materializations(dg.AssetKey(asset), limit=1000).records
+    return {r.partition_key: r.asset_materialization.metadata for r in records}
+
+
+@pytest.mark.slow
+def test_a_range_run_gives_each_session_its_own_metadata_and_check_results(tmp_path, instance):
+    start, end = "2024-03-04", "2024-03-15"
+    result = _materialize([raw_prices, validate_prices_step], tmp_path, instance, start=start, end=end,
+                          defects=0.02)
+    assert result.success
+    validated = _materializations(instance, "validated_prices")
+    rejections = _materializations(instance, "price_rejections")
+    assert len(validated) == 10
+    rejected_counts = set()
+    for key, metadata in validated.items():
+        stored = pl.read_parquet(tmp_path / "validated_prices" / f"{key}.parquet")
+        rejected = pl.read_parquet(tmp_path / "price_rejections" / f"{key}.parquet")
+        assert metadata["dagster/row_count"].value == stored.height == metadata["rows"].value
+        assert metadata["rows_rejected"].value == rejected.height == rejections[key]["rows"].value
+        assert metadata["rejected_share"].value == pytest.approx(rejected.height / (stored.height + rejected.height))
+        assert metadata["path"].value.endswith(f"{key}.parquet")
+        columns = {c.name: c.description for c in metadata["dagster/column_schema"].schema.columns}
+        assert all(columns.values()), columns
+        rejected_counts.add(rejected.height)
+    assert len(rejected_counts) > 1, "every session shows the same count: a range aggregate leaked"
+    # each session has its own evaluation of each check, and the run its summary
+    key = dg.AssetCheckKey(dg.AssetKey("validated_prices"), "values_are_present")
+    history = instance.event_log_storage.get_asset_check_execution_history(key, limit=100)
+    by_partition = {r.evaluation.partition: r.evaluation for r in history}
+    assert set(by_partition) == set(validated) | {None}
+    for session, evaluation in by_partition.items():
+        if session is None:
+            assert evaluation.metadata["sessions_judged"].value == f"{start} … {end}"
+            continue
+        stored = pl.read_parquet(tmp_path / "price_rejections" / f"{session}.parquet")
+        nulls = stored.filter(pl.col("reasons").str.contains("null_value")).height
+        assert evaluation.metadata["failing_rows"].value == nulls
+        assert evaluation.passed == (nulls == 0)
+
+
+def test_one_session_run_records_its_check_results_on_the_session(tmp_path, instance):
+    result = dg.materialize([raw_prices, validate_prices_step], instance=instance,
+                            resources=_resources(tmp_path), partition_key="2024-03-04")
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == 9
+    assert {e.partition for e in evaluations} == {"2024-03-04"}

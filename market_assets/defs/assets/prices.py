@@ -5,8 +5,8 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from market_assets.defs.checks.price_checks import PRICE_CHECK_SPECS, check_results
-from market_assets.defs.metadata import frame_preview, markdown_table
+from market_assets.defs.checks.price_checks import PRICE_CHECK_SPECS, check_results, session_check_evaluations
+from market_assets.defs.metadata import add_partition_metadata, frame_preview, markdown_table, partition_frames
 from market_assets.defs.assets.daily import DAILY, session_window
 from market_assets.defs.partitions import SESSIONS, partition_dates
 from market_assets.defs.resources import PriceSourceResource
@@ -25,8 +25,14 @@ class PriceValidationConfig(dg.Config):
     )
     max_bad_share: float = Field(
         default=0.2,
-        description="ERROR (blocks downstream) when missing + rejected rows exceed this share "
-        "of the expected session × symbol cells.",
+        description="ERROR (blocks downstream) when a session's missing + rejected cells exceed this "
+        "share of the universe.",
+    )
+    per_session_check_limit: int = Field(
+        default=31, ge=0,
+        description="Range runs of at most this many sessions also record each check's result on each "
+        "session (one event per session and check); longer runs record one result per check with a "
+        "per-session breakdown.",
     )
 
 
@@ -51,17 +57,17 @@ def raw_prices(context: dg.AssetExecutionContext, price_source: PriceSourceResou
             f"{off_session.height} row(s) dated on days that are not trading sessions (or "
             f"undated) were not stored, e.g. {off_session.head(3).to_dicts()}"
         )
-    return dg.Output(
+    add_partition_metadata(
+        context,
         stored,
-        metadata={
+        lambda key, rows: {
             "source": source.name,
-            "sessions": len(sessions),
-            "symbols": stored["symbol"].n_unique(),
-            "rows_off_session": off_session.height,
-            "off_session_examples": frame_preview(off_session, 5),
-            "preview": frame_preview(stored),
+            "rows": rows.height,
+            "symbols": rows["symbol"].n_unique(),
+            "preview": frame_preview(rows),
         },
     )
+    return dg.Output(stored)
 
 
 @dg.multi_asset(
@@ -109,30 +115,55 @@ def validate_prices_step(
         ),
     )
     validated, rejections = result.validated, result.rejections
-    total = validated.height + rejections.height
-    reasons = _reason_counts(rejections)
-    context.log.info(f"{validated.height:,} rows validated, {rejections.height:,} rejected {reasons}")
-    yield dg.Output(
-        validated,
-        output_name="validated_prices",
-        metadata={
-            "sessions": len(sessions),
-            "symbols": validated["symbol"].n_unique(),
-            "rows_rejected": rejections.height,
-            "rejected_share": float(rejections.height / total) if total else 0.0,
-        },
+    context.log.info(
+        f"{validated.height:,} rows validated, {rejections.height:,} rejected {_reason_counts(rejections)}"
     )
-    yield dg.Output(
+    keys = [s.isoformat() for s in sessions]
+    raw_rows = {k: f.height for k, f in partition_frames(raw_prices, keys).items()}
+    valid_rows = _validated_metadata(context, validated, rejections, raw_rows, len(universe))
+    yield dg.Output(validated, output_name="validated_prices")
+    add_partition_metadata(
+        context,
         rejections,
-        output_name="price_rejections",
-        metadata={
+        lambda key, rows: {
+            "rows": rows.height,
             "rejections_by_reason": markdown_table(
-                [{"reason": r, "rows": n} for r, n in reasons.items()]
+                [{"reason": r, "rows": n} for r, n in _reason_counts(rows).items()]
             ),
-            "examples": frame_preview(rejections),
+            "examples": frame_preview(rows),
         },
+        asset_key="price_rejections",
     )
-    yield from check_results(result.outcomes)
+    yield dg.Output(rejections, output_name="price_rejections")
+    # A one-partition run's check results land on its session by themselves.
+    if not context.has_partition_key and len(keys) <= config.per_session_check_limit:
+        for evaluation in session_check_evaluations(
+            result.outcomes, keys, raw_rows=raw_rows, valid_rows=valid_rows,
+            universe_size=len(universe), max_bad_share=config.max_bad_share,
+        ):
+            context.log_event(evaluation)
+    yield from check_results(result.outcomes, keys)
+
+
+def _validated_metadata(context, validated, rejections, raw_rows: dict[str, int], universe_size: int):
+    """Each session's own counts on ``validated_prices``; returns the valid rows per session."""
+    rejected = {k: f.height for k, f in partition_frames(rejections, list(raw_rows)).items()}
+    valid_rows: dict[str, int] = {}
+
+    def describe(key: str, rows: pl.DataFrame) -> dict[str, object]:
+        valid_rows[key] = rows.height
+        total = rows.height + rejected[key]
+        return {
+            "rows": rows.height,
+            "symbols": rows["symbol"].n_unique(),
+            "missing_symbols": max(universe_size - rows["symbol"].n_unique(), 0),
+            "rows_rejected": rejected[key],
+            "rejected_share": dg.MetadataValue.float(rejected[key] / total if total else 0.0),
+            "raw_rows": raw_rows[key],
+        }
+
+    add_partition_metadata(context, validated, describe, asset_key="validated_prices")
+    return valid_rows
 
 
 def _reason_counts(rejections: pl.DataFrame) -> dict[str, int]:

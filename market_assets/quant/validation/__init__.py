@@ -30,8 +30,8 @@ Severity policy
     represented in it, the outcome lists every problem (column, dtype found,
     dtype expected), and the other checks are returned with
     ``evaluated=False``.  The raw partition stays as received.
-  - ``sessions_are_complete`` when the share of expected (session x universe)
-    cells that are missing or rejected exceeds ``config.max_bad_share``
+  - ``sessions_are_complete`` when, in any one session, the share of the
+    universe's cells that are missing or rejected exceeds ``config.max_bad_share``
     (default 0.2), or when a target session has no valid row at all (an empty
     frame included).  With fewer bad cells it fails as WARN, listing the
     missing or rejected cells.

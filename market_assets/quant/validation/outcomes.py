@@ -92,13 +92,16 @@ def completeness_outcome(
 ) -> RuleOutcome:
     """``sessions_are_complete``: WARN for missing or rejected cells, ERROR when untrusted.
 
-    ERROR when the share of bad (session x universe) cells exceeds
-    ``config.max_bad_share`` or a session has no valid row at all.
+    ERROR when the share of bad cells of any one session (of the universe)
+    exceeds ``config.max_bad_share`` or a session has no valid row at all.
     """
     rule = RULES_BY_NAME["sessions_are_complete"]
     cells = bad_cells(validated, judged.filter(pl.col("reasons") != ""), sessions, universe)
     n_cells = len(sessions) * len(universe)
     share = len(cells) / n_cells
+    # The ERROR limit holds per session: one untrusted session in a long batch is
+    # not diluted by the good ones.
+    worst = max(cells.group_by("date").len()["len"].to_list(), default=0) / len(universe)
     empty = sorted(set(sessions) - set(validated["date"].unique().to_list()))
     outside = judged.filter(pl.Series(off_session))
     n_missing = int((cells["status"] == "missing").sum())
@@ -109,14 +112,15 @@ def completeness_outcome(
         f"{len(cells)} of {n_cells} (session, symbol) cells bad ({share:.1%}): {n_missing} missing, "
         f"{len(cells) - n_missing} rejected; rows dated outside the sessions: {len(outside)}; "
         "sessions without a valid row: "
-        f"{[d.isoformat() for d in empty[:5]] or 'none'}; ERROR above {config.max_bad_share:.1%} bad cells"
+        f"{[d.isoformat() for d in empty[:5]] or 'none'}; ERROR when a session has more than "
+        f"{config.max_bad_share:.1%} bad cells"
     )
     return RuleOutcome(
         check_name=rule.check_name,
         description=rule.description,
         reason_code=";".join(rule.reason_codes),
         passed=len(cells) == 0 and len(outside) == 0,
-        severity="ERROR" if share > config.max_bad_share or empty else "WARN",
+        severity="ERROR" if worst > config.max_bad_share or empty else "WARN",
         failing_count=len(cells) + len(outside),
         observed=share,
         expected=0.0,

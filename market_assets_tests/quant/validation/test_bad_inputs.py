@@ -49,7 +49,7 @@ def sessions_line(missing: int, rejected: int, outside: int = 0, empty: str = "n
     bad = missing + rejected
     return (f"{bad} of 10 (session, symbol) cells bad ({bad / 10:.1%}): {missing} missing, {rejected} rejected; "
             f"rows dated outside the sessions: {outside}; sessions without a valid row: {empty}; "
-            "ERROR above 20.0% bad cells")
+            "ERROR when a session has more than 20.0% bad cells")
 
 
 @dataclass(frozen=True)

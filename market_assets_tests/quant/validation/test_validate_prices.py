@@ -141,18 +141,24 @@ def grid(sessions, symbols) -> pl.DataFrame:
 
 
 @pytest.mark.parametrize(
-    ("n_bad", "severity"), [(0, None), (1, "WARN"), (4, "WARN"), (5, "ERROR")], ids=lambda v: str(v)
+    ("bad_per_session", "severity"),
+    [((0, 0, 0, 0), None), ((1, 0, 0, 0), "WARN"), ((1, 1, 1, 1), "WARN"), ((2, 0, 0, 0), "ERROR")],
+    ids=lambda v: str(v),
 )
-def test_sessions_are_complete_is_error_above_the_bad_share(n_bad, severity):
+def test_sessions_are_complete_is_error_when_one_session_is_above_the_bad_share(bad_per_session, severity):
+    # 5 symbols: 1 bad cell of a session is 20% (still WARN), 2 are 40% (ERROR), even
+    # though 2 bad cells are only 10% of the batch's 20 cells: a bad session is not
+    # diluted by good ones.
     symbols = ("A0", "A1", "A2", "A3", "A4")
-    raw = grid(SESSIONS[:4], symbols)  # 20 cells; 4 bad = 20% is still WARN
-    raw = raw.with_columns(
-        close=pl.when(pl.int_range(pl.len()) < n_bad).then(float("nan")).otherwise(pl.col("close"))
+    raw = grid(SESSIONS[:4], symbols)
+    bad = pl.int_range(pl.len()).over("date") < pl.col("date").replace_strict(
+        dict(zip(SESSIONS[:4], bad_per_session)), return_dtype=pl.Int64
     )
+    raw = raw.with_columns(close=pl.when(bad).then(float("nan")).otherwise(pl.col("close")))
     result = run(raw, sessions=SESSIONS[:4], universe=symbols)
     outcome = result.outcome("sessions_are_complete")
     assert failed(result).get("sessions_are_complete") == severity
-    assert outcome.observed == n_bad / 20
+    assert outcome.observed == sum(bad_per_session) / 20
     assert result.outcome("values_are_present").severity == "WARN"
 
 
@@ -163,7 +169,7 @@ def test_a_session_without_any_valid_row_is_error_even_below_the_bad_share():
     assert (outcome.severity, outcome.observed) == ("ERROR", 0.2)
     assert outcome.details == (
         "2 of 10 (session, symbol) cells bad (20.0%): 2 missing, 0 rejected; rows dated outside the "
-        "sessions: 0; sessions without a valid row: ['2024-01-04']; ERROR above 20.0% bad cells"
+        "sessions: 0; sessions without a valid row: ['2024-01-04']; ERROR when a session has more than 20.0% bad cells"
     )
     assert outcome.per_session == {"2024-01-04": 2}
     assert outcome.examples == [{"date": "2024-01-04", "symbol": s, "status": "missing"} for s in ("A0", "A1")]
