@@ -5,8 +5,8 @@ import datetime as dt
 import dagster as dg
 
 from market_assets.calendars import calendar_timezone, sessions_between
-from market_assets.defs.assets.labels import MAX_HORIZON
 from market_assets.defs.jobs import daily_job, labels_job, training_job
+from market_assets.quant.labels import MAX_HORIZON, last_labelable_session
 from market_assets.settings import load_settings
 
 SETTINGS = load_settings()
@@ -22,7 +22,7 @@ def sessions_to_run(day: dt.date, calendar: str, start: dt.date) -> tuple[str, s
     history = sessions_between(calendar, start, day)
     if not history or history[-1] != day:
         return None
-    labelled = history[-1 - MAX_HORIZON] if len(history) > MAX_HORIZON else None
+    labelled = last_labelable_session(history, day, MAX_HORIZON)
     return day.isoformat(), labelled.isoformat() if labelled else None
 
 

@@ -140,17 +140,6 @@ def class_thresholds_point_in_time(
     return _pit_thresholds(_forward(base, horizon), sessions, horizon, class_quantiles, quantile_window)
 
 
-def label_ready_sessions(sessions: Sequence[date], horizon: int) -> list[date]:
-    """Sessions of a closed calendar whose ``horizon``-session labels are known.
-
-    ``sessions`` are the sessions that have closed, in increasing order; the
-    last ``horizon`` of them cannot be labelled yet.
-    """
-    _check_horizons([horizon])
-    _check_sorted(sessions)
-    return list(sessions[: max(len(sessions) - horizon, 0)])
-
-
 def last_labelable_session(
     sessions: Sequence[date], latest_closed: date, horizon: int
 ) -> date | None:

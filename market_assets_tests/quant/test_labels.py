@@ -15,7 +15,6 @@ from market_assets.quant.labels import (
     class_thresholds_point_in_time,
     compute_labels,
     label_columns,
-    label_ready_sessions,
     last_labelable_session,
 )
 
@@ -178,8 +177,6 @@ def test_label_columns_and_sessions_helpers() -> None:
     assert last_labelable_session(cal, date(2024, 1, 13), 1) == cal[3]  # Saturday: Friday is the latest close
     assert last_labelable_session(cal, cal[1], 2) is None
     assert last_labelable_session(cal, date(2024, 1, 1), 1) is None
-    assert label_ready_sessions(cal[:4], 1) == cal[:3]
-    assert label_ready_sessions(cal[:2], 5) == []
 
 
 @pytest.mark.parametrize(

@@ -4,13 +4,10 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from market_assets.defs.metadata import frame_preview
 from market_assets.defs.assets.daily import DAILY, session_window
+from market_assets.defs.metadata import add_partition_metadata, frame_preview
 from market_assets.defs.partitions import partition_dates
-
-HORIZONS = (1, 5, 20)
-QUANTILE_WINDOW = 252
-MAX_HORIZON = max(HORIZONS)
+from market_assets.quant.labels import HORIZONS, MAX_HORIZON, QUANTILE_WINDOW, last_labelable_session
 
 
 class LabelConfig(dg.Config):
@@ -36,12 +33,14 @@ def labels(context: dg.AssetExecutionContext, config: LabelConfig, validated_pri
     from market_assets.quant.labels import compute_labels
 
     sessions = partition_dates(context.partition_keys)
-    later = validated_prices.filter(pl.col("date") > sessions[-1])["date"].n_unique()
-    if later < MAX_HORIZON:
+    validated_sessions = validated_prices["date"].unique().sort().to_list()
+    ready = last_labelable_session(validated_sessions, validated_sessions[-1], MAX_HORIZON)
+    if ready is None or sessions[-1] > ready:
+        later = sum(1 for s in validated_sessions if s > sessions[-1])
         raise dg.Failure(
             f"labels for {sessions[-1]} need the {MAX_HORIZON} sessions after it to have closed and "
-            f"been validated; only {later} are. Materialize labels for sessions at least "
-            f"{MAX_HORIZON} sessions in the past."
+            f"been validated; only {later} are (the last labelable session is {ready}). Materialize "
+            f"labels for sessions at least {MAX_HORIZON} sessions in the past."
         )
     frame = compute_labels(
         validated_prices,
@@ -50,9 +49,20 @@ def labels(context: dg.AssetExecutionContext, config: LabelConfig, validated_pri
         class_thresholds=tuple(config.class_thresholds) if config.class_thresholds else None,
         quantile_window=QUANTILE_WINDOW,
     ).filter(pl.col("date").is_in(sessions))
-    metadata: dict[str, object] = {"sessions": len(sessions), "symbols": frame["symbol"].n_unique()}
+    context.log.info(f"labels of {len(sessions):,} session(s) for {frame['symbol'].n_unique()} symbols")
+    add_partition_metadata(context, frame, _describe)
+    return dg.Output(frame)
+
+
+def _describe(key: str, rows: pl.DataFrame) -> dict[str, object]:
+    """One session's label statistics (plotted over partitions in the UI)."""
+    metadata: dict[str, object] = {"rows": rows.height, "symbols": rows["symbol"].n_unique()}
     for h in HORIZONS:
-        metadata[f"mean_fwd_ret_{h}"] = float(frame[f"fwd_ret_{h}"].mean() or 0.0)
-        metadata[f"class_null_share_{h}"] = float(frame[f"fwd_class_{h}"].is_null().mean() or 0.0)
-    metadata["preview"] = frame_preview(frame)
-    return dg.Output(frame, metadata=metadata)
+        returns = rows[f"fwd_ret_{h}"]
+        metadata[f"mean_fwd_ret_{h}"] = dg.MetadataValue.float(float(returns.mean() or 0.0))
+        metadata[f"share_up_{h}"] = dg.MetadataValue.float(float(rows[f"fwd_dir_{h}"].mean() or 0.0))
+        metadata[f"class_null_share_{h}"] = dg.MetadataValue.float(
+            float(rows[f"fwd_class_{h}"].is_null().mean() or 0.0) if rows.height else 0.0
+        )
+    metadata["preview"] = frame_preview(rows)
+    return metadata
