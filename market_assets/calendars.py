@@ -39,8 +39,11 @@ def sessions_between(name: str, start: dt.date, end: dt.date) -> list[dt.date]:
     import pandas as pd
 
     calendar = _calendar(name, start)
+    first = max(pd.Timestamp(start), calendar.first_session)  # ``start`` need not be a session
     last = min(pd.Timestamp(end), calendar.last_session)
-    return [ts.date() for ts in calendar.sessions_in_range(pd.Timestamp(start), last)]
+    if first > last:
+        return []
+    return [ts.date() for ts in calendar.sessions_in_range(first, last)]
 
 
 def non_session_weekdays(name: str, start: dt.date) -> list[dt.date]:
