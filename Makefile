@@ -4,15 +4,13 @@ PYTHON ?= python3.11
 UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 export UV_COMPILE_BYTECODE := 1
 export DAGSTER_HOME ?= $(CURDIR)/var/dagster_home
-# The demo: two years of the synthetic market; labels stop 20 sessions before
-# the end, where the longest forward window closes.
-DEMO_START ?= 2024-01-02
-DEMO_END ?= 2025-12-31
-DEMO_LABELS_END ?= 2025-12-02
-DEMO_WEEKS ?= 2025-11-02...2025-12-28
-DEMO_PREDICT_START ?= 2025-11-03
-DAILY_ASSETS ?= raw_prices,validated_prices,price_rejections,market_regimes,feature_table
-LABEL_ASSETS ?= labels,feature_ic
+# The demo: the synthetic market from two years back (fixed at the first
+# `make demo`, kept in var/demo_start) to the last session before today; see
+# market_assets/demo.py for the four named jobs it runs.
+DEMO_START_FILE := var/demo_start
+ifeq ($(origin DEMO_START), undefined)
+DEMO_START := $(shell cat $(DEMO_START_FILE) 2>/dev/null || $(PYTHON) -c "import datetime as d; t = d.date.today().replace(day=1); print(t.replace(year=t.year - 2))")
+endif
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
@@ -29,15 +27,11 @@ setup: .venv/.synced ## install the locked environment into .venv
 	@mkdir -p $(DAGSTER_HOME)
 	@test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
-materialize-demo: setup ## materialize the demo window (synthetic market), one run per step
-	.venv/bin/dagster asset materialize -m market_assets.definitions \
-		--select $(DAILY_ASSETS) --partition-range $(DEMO_START)...$(DEMO_END)
-	.venv/bin/dagster asset materialize -m market_assets.definitions \
-		--select $(LABEL_ASSETS) --partition-range $(DEMO_START)...$(DEMO_LABELS_END)
-	.venv/bin/dagster asset materialize -m market_assets.definitions \
-		--select trained_model --partition-range $(DEMO_WEEKS)
-	.venv/bin/dagster asset materialize -m market_assets.definitions \
-		--select predictions --partition-range $(DEMO_PREDICT_START)...$(DEMO_END)
+materialize-demo ui: export MARKET_ASSETS_START := $(DEMO_START)
+
+materialize-demo: setup ## materialize the demo window (synthetic market), one run per named job
+	@mkdir -p var && test -f $(DEMO_START_FILE) || echo $(DEMO_START) > $(DEMO_START_FILE)
+	.venv/bin/python -m market_assets.demo
 
 demo: materialize-demo ui ## set up, run the pipeline on the demo window, serve the UI
 

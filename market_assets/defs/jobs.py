@@ -11,6 +11,15 @@ prices_job = dg.define_asset_job(
     description="Fetch, validate and store the prices of the selected sessions.",
 )
 
+features_job = dg.define_asset_job(
+    name="features_job",
+    selection=dg.AssetSelection.assets("raw_prices", "validated_prices", "price_rejections",
+                                       "market_regimes", "feature_table"),
+    partitions_def=SESSIONS,
+    description="History up to features for a range of sessions (a backfill is one run): prices, "
+                "validation, regimes, features.",
+)
+
 daily_job = dg.define_asset_job(
     name="daily_job",
     selection=dg.AssetSelection.assets("raw_prices", "validated_prices", "price_rejections",
@@ -40,4 +49,4 @@ predictions_job = dg.define_asset_job(
     description="The champion's predictions for the selected sessions.",
 )
 
-JOBS = [prices_job, daily_job, labels_job, training_job, predictions_job]
+JOBS = [prices_job, features_job, daily_job, labels_job, training_job, predictions_job]
