@@ -21,6 +21,7 @@ import datetime as dt
 import io
 import os
 import uuid
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -83,6 +84,15 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         lookahead = int(metadata.get("lookahead_partitions", 0))
         optional = keys[:lookback] + keys[max(len(keys) - lookahead, lookback):]
         frame, missing = self.read_partitions(asset_key, keys, optional=optional)
+        holes = window_holes(keys, missing)
+        if holes:
+            raise FileNotFoundError(
+                f"{len(holes)} partition(s) of {asset_key.to_user_string()} inside "
+                f"the window {keys[0]} … {keys[-1]} are not materialized ({', '.join(holes[:10])}"
+                f"{' …' if len(holes) > 10 else ''}) while sessions before and after them are: a hole in "
+                "history would silently change every windowed value (a 1-session return would span two). "
+                "Materialize or backfill them first; only history before the first stored session may be absent."
+            )
         if missing:
             context.log.warning(
                 f"{len(missing)} optional partition(s) of {asset_key.to_user_string()} "
@@ -116,9 +126,39 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
                 f"no partition of {asset_key.to_user_string()} among {keys[:1]}…{keys[-1:]} "
                 "has been materialized"
             )
-        if all(_is_local(path) for path in present):  # one parallel scan over every file
-            return pl.scan_parquet([str(path) for path in present]).collect(), missing
-        return pl.concat([_read_parquet(path) for path in present], how="vertical"), missing
+        try:
+            if all(_is_local(path) for path in present):  # one parallel scan over every file
+                return pl.scan_parquet([str(path) for path in present]).collect(), missing
+            return pl.concat([_read_parquet(path) for path in present], how="vertical"), missing
+        except (pl.exceptions.PolarsError, OSError) as error:
+            raise _unreadable(asset_key, present, error) from error
+
+
+def window_holes(keys: list[str], missing: list[str]) -> list[str]:
+    """Missing keys of a sorted window that lie between two stored ones.
+
+    History before the first stored partition may be absent (nothing was ever
+    materialized there), and so may the last keys of a window that reaches
+    past what has closed; a gap in between is a hole.
+    """
+    absent = set(missing)
+    stored = [i for i, key in enumerate(keys) if key not in absent]
+    if not stored:
+        return []
+    return [key for key in keys[stored[0] : stored[-1] + 1] if key in absent]
+
+
+def _unreadable(asset_key: dg.AssetKey, paths: list[UPath], error: Exception) -> Exception:
+    """An error naming the partition file that cannot be read (the scan names none)."""
+    for path in paths:
+        try:
+            pl.read_parquet_schema(str(path)) if _is_local(path) else _read_parquet(path)
+        except Exception as cause:  # noqa: BLE001 - any failure to read identifies the file
+            return ValueError(
+                f"{asset_key.to_user_string()} partition {path.stem} cannot be read ({path}): {cause}. "
+                "The file is corrupt or not Parquet: re-materialize that partition."
+            )
+    return ValueError(f"{asset_key.to_user_string()}: reading {len(paths)} partition file(s) failed: {error}")
 
 def _split_by_partition(
     frame: pl.DataFrame, keys: list[str], asset: str
@@ -146,17 +186,42 @@ def _is_local(path: UPath) -> bool:
     return path.protocol in ("", "file", "local")
 
 
+#: A temporary file of a partition older than this is a leftover of a killed or failed write.
+STALE_TEMPORARY_SECONDS = 3600
+
+
 def _write_parquet(frame: pl.DataFrame, path: UPath) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if _is_local(path):
+        _remove_stale_temporaries(path)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        frame.write_parquet(str(tmp), statistics=True)
-        os.replace(str(tmp), str(path))
+        try:
+            frame.write_parquet(str(tmp), statistics=True)
+            os.replace(str(tmp), str(path))
+        except OSError as error:
+            Path(str(tmp)).unlink(missing_ok=True)
+            raise OSError(
+                error.errno, f"writing partition {path.stem} to {path} failed: {error.strerror or error} "
+                "(the previous file, if any, is unchanged)"
+            ) from error
     else:
         buffer = io.BytesIO()
         frame.write_parquet(buffer)
         with path.open("wb") as handle:
             handle.write(buffer.getvalue())
+
+
+def _remove_stale_temporaries(path: UPath) -> None:
+    """Delete this partition's temporary files left by writes that never finished."""
+    import time
+
+    cutoff = time.time() - STALE_TEMPORARY_SECONDS
+    for leftover in Path(str(path.parent)).glob(f".{path.name}.*.tmp"):
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+        except OSError:  # removed concurrently, or not ours to remove: leave it
+            pass
 
 
 def _read_parquet(path: UPath) -> pl.DataFrame:

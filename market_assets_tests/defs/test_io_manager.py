@@ -82,3 +82,62 @@ def test_object_store_roots_work_through_upath():
     manager = PartitionedParquetIOManager(root="memory://bucket/market")
     manager.handle_output(_output(KEYS), _frame(KEYS))
     assert manager.load_input(_input(KEYS)).height == 3
+
+
+def test_a_hole_inside_the_lookback_is_an_error_naming_the_missing_sessions(tmp_path):
+    manager = PartitionedParquetIOManager(root=str(tmp_path))
+    manager.handle_output(_output(["2025-01-02"]), _frame(["2025-01-02"]))
+    manager.handle_output(_output(["2025-01-06"]), _frame(["2025-01-06"]))
+    # 2025-01-03 is missing between two stored sessions: a 1-session return would span two
+    with pytest.raises(FileNotFoundError, match=r"not materialized \(2025-01-03\).*hole"):
+        manager.load_input(_input(KEYS, {"lookback_partitions": 2}))
+
+
+def test_missing_sessions_after_the_last_stored_one_are_lookahead_not_holes(tmp_path):
+    manager = PartitionedParquetIOManager(root=str(tmp_path))
+    manager.handle_output(_output(["2025-01-02"]), _frame(["2025-01-02"]))
+    loaded = manager.load_input(_input(KEYS, {"lookahead_partitions": 2}))
+    assert loaded["date"].to_list() == [dt.date(2025, 1, 2)]
+
+
+def test_a_corrupt_partition_file_is_named(tmp_path):
+    manager = PartitionedParquetIOManager(root=str(tmp_path))
+    manager.handle_output(_output(KEYS), _frame(KEYS))
+    (tmp_path / "prices" / "2025-01-03.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(ValueError, match=r"prices partition 2025-01-03 cannot be read \(.*2025-01-03.parquet\)"):
+        manager.load_input(_input(KEYS))
+
+
+def test_a_full_disk_names_the_partition_file_and_leaves_the_old_one(tmp_path, monkeypatch):
+    import errno
+
+    manager = PartitionedParquetIOManager(root=str(tmp_path))
+    manager.handle_output(_output(["2025-01-02"]), _frame(["2025-01-02"]))
+
+    def full(self, file, **kwargs):
+        with open(file, "wb") as handle:
+            handle.write(b"PAR1 half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", full)
+    with pytest.raises(OSError, match=r"partition 2025-01-02 to .*prices/2025-01-02.parquet failed: No space"):
+        manager.handle_output(_output(["2025-01-02"]), _frame(["2025-01-02"]))
+    monkeypatch.undo()
+    assert [p.name for p in (tmp_path / "prices").iterdir()] == ["2025-01-02.parquet"]  # no .tmp left
+    assert manager.load_input(_input(["2025-01-02"])).height == 1
+
+
+def test_stale_temporary_files_of_a_killed_write_are_removed_on_the_next_write(tmp_path):
+    import os
+    import time
+
+    manager = PartitionedParquetIOManager(root=str(tmp_path))
+    manager.handle_output(_output(["2025-01-02"]), _frame(["2025-01-02"]))
+    stale = tmp_path / "prices" / ".2025-01-02.parquet.dead.tmp"
+    fresh = tmp_path / "prices" / ".2025-01-02.parquet.live.tmp"  # maybe a concurrent writer
+    for leftover in (stale, fresh):
+        leftover.write_bytes(b"partial")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    manager.handle_output(_output(["2025-01-02"]), _frame(["2025-01-02"]))
+    assert not stale.exists() and fresh.exists()

@@ -35,6 +35,10 @@ def _read(root, asset: str) -> pl.DataFrame:
     return pl.read_parquet(sorted((root / asset).glob("*.parquet")))
 
 
+# Every test here materializes through Dagster (seconds each).
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture
 def instance():
     with dg.instance_for_test() as instance:
@@ -125,7 +129,6 @@ def _materializations(instance, asset: str) -> dict[str, dict]:
     return {r.partition_key: r.asset_materialization.metadata for r in records}
 
 
-@pytest.mark.slow
 def test_a_range_run_gives_each_session_its_own_metadata_and_check_results(tmp_path, instance):
     start, end = "2024-03-04", "2024-03-15"
     result = _materialize([raw_prices, validate_prices_step], tmp_path, instance, start=start, end=end,
