@@ -2,9 +2,11 @@
 
 One request per symbol: ``GET {base_url}?function=TIME_SERIES_DAILY_ADJUSTED
 &symbol=AAPL&outputsize=full&datatype=json&apikey=…``.  The API key is read
-from the environment variable named by ``api_key_env`` when a request is
-made; it is never stored on the source, and it is redacted from every log
-line and error (see :mod:`market_assets.sources.http`).
+from the environment variable named by ``api_key_env`` (a deployment
+setting, never a run's) when a request is made; it is never stored on the
+source, and its value is registered with :func:`~market_assets.sources.http.register_secret`
+the moment it is read, so it is redacted from every log line and error,
+wherever a payload echoes it (see :mod:`market_assets.sources.http`).
 
 Payloads recognised besides ``"Time Series (Daily)"``:
 
@@ -24,25 +26,48 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import polars as pl
 
 from market_assets.schema import validate_symbol
 from market_assets.sources.base import SourceError
-from market_assets.sources.http import HttpClient, RetryableResponse, excerpt, redact
+from market_assets.sources.http import (
+    HttpClient,
+    RetryableResponse,
+    RetryPolicy,
+    check_base_url,
+    excerpt,
+    redact,
+    register_secret,
+)
+from market_assets.sources.options import SourceOption, SourceOptionError, check_symbols, option_error
 from market_assets.sources.tabular import concat_sorted, to_prices
 
 SERIES_KEY = "Time Series (Daily)"
+ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+
+
+def check_key_env(name: str) -> str:
+    """``name`` if it reads as an environment variable name, else SourceOptionError."""
+    if not isinstance(name, str) or not ENV_NAME.fullmatch(name):
+        raise SourceOptionError(
+            "api_key_env", f"api_key_env={name!r}: expected an environment variable name such as ALPHA_VANTAGE_API_KEY"
+        )
+    return name
 
 
 def _read_key(api_key_env: str) -> str:
+    """The key held by ``api_key_env``, registered for redaction before anything can print it."""
     key = os.environ.get(api_key_env, "").strip()
     if not key:
         raise ValueError(
             f"alpha_vantage: environment variable {api_key_env} is not set (or empty); export your "
-            f"Alpha Vantage API key as {api_key_env}, or name another variable with the api_key_env option"
+            f"Alpha Vantage API key as {api_key_env} (the deployment names this variable)"
         )
+    register_secret(key)
     return key
 
 
@@ -92,15 +117,20 @@ class AlphaVantageSource:
     api_key_env : str, default "ALPHA_VANTAGE_API_KEY"
         Name of the environment variable holding the key; checked at
         construction, read again at each fetch.
-    timeout, min_interval, max_retries, backoff, max_backoff, jitter
-        Passed to :class:`~market_assets.sources.http.HttpClient` (defaults
-        30 s, 12 s between requests — the free tier's 5 per minute —,
-        3 retries, 15 s, 60 s, 0.1).
+    retry : RetryPolicy, default :data:`DEFAULT_RETRY`
+        Timeout, rate limit and retries of the requests (30 s, 12 s between
+        requests — the free tier's 5 per minute —, 3 retries from 15 s).
     sleep, clock
         Injectable for tests (default ``time.sleep``, ``time.monotonic``).
     """
 
     name = "alpha_vantage"
+    DEFAULT_RETRY = RetryPolicy(min_interval=12.0, backoff=15.0)
+    OPTIONS: ClassVar[Mapping[str, SourceOption]] = {
+        "symbols": SourceOption(list[str], "the universe, e.g. ['AAPL', 'MSFT']"),
+        "base_url": SourceOption(str, "the Alpha Vantage query endpoint", per_run=False),
+        "api_key_env": SourceOption(str, "environment variable holding the API key", per_run=False),
+    }
 
     def __init__(
         self,
@@ -110,31 +140,29 @@ class AlphaVantageSource:
         function: str = "TIME_SERIES_DAILY_ADJUSTED",
         outputsize: str = "full",
         api_key_env: str = "ALPHA_VANTAGE_API_KEY",
-        timeout: float = 30.0,
-        min_interval: float = 12.0,
-        max_retries: int = 3,
-        backoff: float = 15.0,
-        max_backoff: float = 60.0,
-        jitter: float = 0.1,
+        retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self._symbols = sorted({validate_symbol(s) for s in symbols})
         if outputsize not in ("full", "compact"):
             raise ValueError(f"alpha_vantage: outputsize must be 'full' or 'compact', got {outputsize!r}")
-        _read_key(api_key_env)
-        self.base_url, self.function, self.outputsize, self.api_key_env = base_url, function, outputsize, api_key_env
-        self.client = HttpClient(
-            provider=self.name,
-            timeout=timeout,
-            min_interval=min_interval,
-            max_retries=max_retries,
-            backoff=backoff,
-            max_backoff=max_backoff,
-            jitter=jitter,
-            sleep=sleep,
-            clock=clock,
-        )
+        _read_key(check_key_env(api_key_env))
+        self.base_url = check_base_url(base_url)
+        self.function, self.outputsize, self.api_key_env = function, outputsize, api_key_env
+        self.client = HttpClient(provider=self.name, retry=retry, sleep=sleep, clock=clock)
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        """Validate options without building (no I/O, no key read); SourceOptionError naming the option."""
+        check_symbols(options.get("symbols", []))
+        if "base_url" in options:
+            with option_error("base_url"):
+                check_base_url(options["base_url"])
+        if "api_key_env" in options:
+            check_key_env(options["api_key_env"])
+        if options.get("outputsize", "full") not in ("full", "compact"):
+            raise SourceOptionError("outputsize", f"outputsize={options['outputsize']!r}: expected 'full' or 'compact'")
 
     def __repr__(self) -> str:
         return (

@@ -23,12 +23,15 @@ import datetime as dt
 import functools
 import gzip
 import importlib.util
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, ClassVar
 
 import polars as pl
 
 from market_assets.schema import validate_symbol
 from market_assets.sources.base import SourceError
+from market_assets.sources.options import SourceOption, option_error
 from market_assets.sources.tabular import concat_sorted, read_csv_text, to_prices
 
 ARCH_DATASETS: dict[str, str] = {"^GSPC": "sp500", "^IXIC": "nasdaq"}
@@ -62,6 +65,17 @@ def _load(symbol: str) -> pl.DataFrame:
     return to_prices(table, where=where, symbol=symbol, source="bundled", date_format=date_format)
 
 
+def _chosen(symbols: list[str] | None) -> list[str]:
+    """The universe: ``symbols`` (validated, sorted, all bundled) or every bundled symbol."""
+    if isinstance(symbols, str):
+        raise ValueError(f"symbols={symbols!r}: expected a list of symbols, e.g. ['AAPL', 'MSFT']")
+    chosen = BUNDLED_SYMBOLS if symbols is None else sorted({validate_symbol(s) for s in symbols})
+    unknown = [s for s in chosen if s not in BUNDLED_SYMBOLS]
+    if unknown:
+        raise ValueError(f"bundled source: no bundled history for {unknown}; available: {list(BUNDLED_SYMBOLS)}")
+    return list(chosen)
+
+
 class BundledSource:
     """Index and stock history bundled with ``arch`` and ``bokeh_sampledata``.
 
@@ -73,13 +87,18 @@ class BundledSource:
     """
 
     name = "bundled"
+    OPTIONS: ClassVar[Mapping[str, SourceOption]] = {
+        "symbols": SourceOption(list[str], f"a subset of {list(BUNDLED_SYMBOLS)}; unset: all"),
+    }
 
     def __init__(self, *, symbols: list[str] | None = None) -> None:
-        chosen = BUNDLED_SYMBOLS if symbols is None else sorted({validate_symbol(s) for s in symbols})
-        unknown = [s for s in chosen if s not in BUNDLED_SYMBOLS]
-        if unknown:
-            raise ValueError(f"bundled source: no bundled history for {unknown}; available: {list(BUNDLED_SYMBOLS)}")
-        self._symbols = list(chosen)
+        self._symbols = _chosen(symbols)
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        """Validate options without reading any data; SourceOptionError naming the option."""
+        with option_error("symbols"):
+            _chosen(options.get("symbols"))
 
     def __repr__(self) -> str:
         return f"BundledSource(symbols={self._symbols})"

@@ -14,12 +14,15 @@ must lie inside the resolved directory (a symlink pointing out is refused).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, ClassVar
 
 import polars as pl
 
 from market_assets.schema import InvalidSymbolError, validate_symbol
 from market_assets.sources.base import SourceError
+from market_assets.sources.options import SourceOption, SourceOptionError, check_symbols
 from market_assets.sources.tabular import concat_sorted, read_csv_text, to_prices
 
 EXTENSIONS = (".csv", ".parquet")
@@ -55,6 +58,10 @@ class FileSource:
     """
 
     name = "files"
+    OPTIONS: ClassVar[Mapping[str, SourceOption]] = {
+        "directory": SourceOption(str, "directory of <SYMBOL>.csv / <SYMBOL>.parquet files on the run's machine"),
+        "symbols": SourceOption(list[str], "the universe; unset: every file found"),
+    }
 
     def __init__(self, *, directory: str | Path, symbols: list[str] | None = None) -> None:
         root = Path(directory).expanduser()
@@ -75,6 +82,14 @@ class FileSource:
         self._files = {s: available[s] for s in chosen}
         for path in self._files.values():
             self._check_inside(path)
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        """Validate options without listing the directory; SourceOptionError naming the option."""
+        directory = options.get("directory")
+        if directory is not None and (not isinstance(directory, str | Path) or not str(directory).strip()):
+            raise SourceOptionError("directory", f"directory={directory!r}: expected a directory path")
+        check_symbols(options.get("symbols"))
 
     def __repr__(self) -> str:
         return f"FileSource(directory={str(self.directory)!r}, symbols={list(self._files)})"

@@ -73,7 +73,7 @@ def signal_loading(signal_strength: float) -> float:
     returns it is computed from).  Keep ``|s| <= 0.2`` for a calibrated demo.
     """
     if not -1.0 < signal_strength < 1.0:
-        raise ValueError(f"signal_strength must lie in (-1, 1), got {signal_strength!r}")
+        raise ValueError(f"signal_strength={signal_strength!r}: expected a value in (-1, 1)")
     return float(signal_strength)
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import polars as pl
 
 from market_assets.schema import validate_symbol
 from market_assets.sources.base import SourceError
-from market_assets.sources.http import HttpClient, excerpt
+from market_assets.sources.http import HttpClient, RetryPolicy, check_base_url, excerpt
+from market_assets.sources.options import SourceOption, check_symbols, option_error
 from market_assets.sources.tabular import concat_sorted, read_csv_text, to_prices
 
 
@@ -33,14 +35,19 @@ class StooqSource:
         Appended to the lower-cased symbol to form the Stooq ticker.
     symbol_map : mapping or None, default None
         Explicit symbol -> Stooq ticker overrides (e.g. ``{"^GSPC": "^spx"}``).
-    timeout, min_interval, max_retries, backoff, max_backoff, jitter
-        Passed to :class:`~market_assets.sources.http.HttpClient`
-        (defaults 30 s, 1 s between requests, 3 retries, 1 s, 60 s, 0.1).
+    retry : RetryPolicy, default :data:`DEFAULT_RETRY`
+        Timeout, rate limit and retries of the requests (30 s, 1 s between
+        requests, 3 retries from 1 s).
     sleep, clock
         Injectable for tests (default ``time.sleep``, ``time.monotonic``).
     """
 
     name = "stooq"
+    DEFAULT_RETRY = RetryPolicy(min_interval=1.0)
+    OPTIONS: ClassVar[Mapping[str, SourceOption]] = {
+        "symbols": SourceOption(list[str], "the universe, e.g. ['AAPL', 'MSFT']"),
+        "base_url": SourceOption(str, "the Stooq CSV endpoint", per_run=False),
+    }
 
     def __init__(
         self,
@@ -49,12 +56,7 @@ class StooqSource:
         base_url: str = "https://stooq.com/q/d/l/",
         suffix: str = ".us",
         symbol_map: Mapping[str, str] | None = None,
-        timeout: float = 30.0,
-        min_interval: float = 1.0,
-        max_retries: int = 3,
-        backoff: float = 1.0,
-        max_backoff: float = 60.0,
-        jitter: float = 0.1,
+        retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
@@ -63,18 +65,16 @@ class StooqSource:
         self._tickers = {s: overrides.get(s, s.lower() + suffix) for s in self._symbols}
         for ticker in self._tickers.values():
             validate_symbol(ticker.upper())  # a ticker also goes into the URL
-        self.base_url = base_url
-        self.client = HttpClient(
-            provider=self.name,
-            timeout=timeout,
-            min_interval=min_interval,
-            max_retries=max_retries,
-            backoff=backoff,
-            max_backoff=max_backoff,
-            jitter=jitter,
-            sleep=sleep,
-            clock=clock,
-        )
+        self.base_url = check_base_url(base_url)
+        self.client = HttpClient(provider=self.name, retry=retry, sleep=sleep, clock=clock)
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        """Validate options without building (no I/O); SourceOptionError naming the option."""
+        check_symbols(options.get("symbols", []))
+        if "base_url" in options:
+            with option_error("base_url"):
+                check_base_url(options["base_url"])
 
     def __repr__(self) -> str:
         return f"StooqSource(symbols={self._symbols}, base_url={self.base_url!r})"

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
 
 from market_assets.schema import conform_prices
 from market_assets.sources.base import SourceError
+from market_assets.sources.options import SourceOption, SourceOptionError, option_error
 from market_assets.sources.simulation import PREDICTOR_WINDOW, signal_loading, simulate_market
 from market_assets.sources.synthetic_defects import (
     DEFECTS_SCHEMA,
@@ -35,6 +39,9 @@ from market_assets.sources.synthetic_defects import (
 DEFAULT_DEFECT_RATE = 0.001
 
 
+MAX_SYMBOLS = 1000
+
+
 def _as_date(value: dt.date | str, option: str) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
@@ -43,7 +50,18 @@ def _as_date(value: dt.date | str, option: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise ValueError(f"{option} must be an ISO date such as '2015-01-02', got {value!r}") from None
+        raise SourceOptionError(option, f"{option}={value!r}: expected an ISO date such as '2015-01-02'") from None
+
+
+def _as_count(n_symbols: object) -> int:
+    """``n_symbols`` as an int in [1, MAX_SYMBOLS] (any integer type but bool), else SourceOptionError."""
+    try:
+        count = None if isinstance(n_symbols, bool) else operator.index(n_symbols)  # type: ignore[arg-type]
+    except TypeError:
+        count = None
+    if count is None or not 1 <= count <= MAX_SYMBOLS:
+        raise SourceOptionError("n_symbols", f"n_symbols={n_symbols!r}: expected an integer in [1, {MAX_SYMBOLS}]")
+    return count
 
 
 def synthetic_symbols(n_symbols: int) -> list[str]:
@@ -183,6 +201,20 @@ class SyntheticSource:
     """
 
     name = "synthetic"
+    OPTIONS: ClassVar[Mapping[str, SourceOption]] = {
+        "seed": SourceOption(int, "random seed (same seed, same market)"),
+        "n_symbols": SourceOption(int, f"universe size, SYN000 … (1 to {MAX_SYMBOLS})"),
+        "start": SourceOption(str, "first simulated day (ISO date)"),
+        "end": SourceOption(str, "last simulated day (ISO date)"),
+        "calendar": SourceOption(str, "exchange calendar of the sessions (exchange_calendars code)"),
+        "regime_shift_date": SourceOption(str, "date after which volatility and betas change (ISO date)"),
+        "signal_strength": SourceOption(float, "rank IC of the planted predictable component (0 = none)"),
+        "defects": SourceOption(
+            float,
+            "share of rows given a defect (bad tick, high < low, duplicate, missing row, 90% drop without "
+            "a split); 0 is a clean market",
+        ),
+    }
 
     def __init__(
         self,
@@ -198,18 +230,19 @@ class SyntheticSource:
         defects: bool | float = False,
         splits_per_year: float = 0.1,
     ) -> None:
-        if not 1 <= int(n_symbols) <= 1000:
-            raise ValueError(f"n_symbols must lie in [1, 1000], got {n_symbols!r}")
+        count = _as_count(n_symbols)
         start_d, end_d = _as_date(start, "start"), _as_date(end, "end")
         if end_d <= start_d:
-            raise ValueError(f"end ({end_d}) must come after start ({start_d})")
+            raise SourceOptionError("end", f"end={end_d}: expected a date after start={start_d}")
         shift = None if regime_shift_date is None else _as_date(regime_shift_date, "regime_shift_date")
         if shift is not None and not start_d < shift <= end_d:
-            raise ValueError(f"regime_shift_date {shift} must lie in ({start_d}, {end_d}]")
+            raise SourceOptionError(
+                "regime_shift_date", f"regime_shift_date={shift}: expected a date in ({start_d}, {end_d}]"
+            )
         rate = (DEFAULT_DEFECT_RATE if defects else 0.0) if isinstance(defects, bool) else float(defects)
         self.config = SyntheticConfig(
             seed=int(seed),
-            n_symbols=int(n_symbols),
+            n_symbols=count,
             start=start_d,
             end=end_d,
             calendar=calendar,
@@ -219,8 +252,16 @@ class SyntheticSource:
             defect_rate=rate,
             splits_per_year=float(splits_per_year),
         )
-        validate_defect_rate(rate)  # fail at configuration, not at the first fetch
-        signal_loading(self.config.signal_strength)
+        with option_error("defects"):
+            validate_defect_rate(rate)  # fail at configuration, not at the first fetch
+        with option_error("signal_strength"):
+            signal_loading(self.config.signal_strength)
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        """Validate options without simulating (construction is cheap: the market is simulated
+        at the first fetch); SourceOptionError naming the option."""
+        cls(**options)
 
     def __repr__(self) -> str:
         return f"SyntheticSource({self.config})"

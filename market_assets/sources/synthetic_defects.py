@@ -43,7 +43,7 @@ DEFECTS_SCHEMA: dict[str, pl.DataType] = {"date": pl.Date(), "symbol": pl.String
 def validate_defect_rate(rate: float) -> float:
     """``rate`` if it is a usable per-row defect probability, else ValueError."""
     if not 0.0 <= rate <= 0.05:
-        raise ValueError(f"defects rate must lie in [0, 0.05], got {rate!r}")
+        raise ValueError(f"defects={rate!r}: expected a per-row defect rate in [0, 0.05]")
     return rate
 
 

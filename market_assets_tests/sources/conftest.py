@@ -18,16 +18,24 @@ PAYLOADS = Path(__file__).parent / "payloads"
 
 @dataclass(frozen=True)
 class Reply:
-    """One scripted answer: a payload file (or literal body), status, headers, delay."""
+    """One scripted answer: a payload file (or literal body), status, headers, delay.
+
+    With ``echo`` the body is a ``str.format`` template of the request's query
+    parameters (``{apikey}`` repeats the key the client sent), like a provider
+    that quotes the request back in its error messages.
+    """
 
     payload: str | None = None
     status: int = 200
     body: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    echo: bool = False
 
-    def content(self) -> bytes:
-        return (PAYLOADS / self.payload).read_bytes() if self.payload else self.body.encode()
+    def content(self, query: dict[str, str]) -> bytes:
+        if self.payload:
+            return (PAYLOADS / self.payload).read_bytes()
+        return (self.body.format(**query) if self.echo else self.body).encode()
 
 
 class ScriptedServer:
@@ -48,7 +56,7 @@ class ScriptedServer:
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 reply = server._next(parts.path, query)
                 time.sleep(reply.delay)
-                data = reply.content()
+                data = reply.content(query)
                 try:
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():

@@ -12,6 +12,7 @@ import pytest
 from market_assets.schema import PRICE_SCHEMA
 from market_assets.sources.alpha_vantage import AlphaVantageSource
 from market_assets.sources.base import SourceError
+from market_assets.sources.http import RetryPolicy
 
 from .conftest import FakeClock, Reply, ScriptedServer
 
@@ -24,8 +25,11 @@ def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALPHA_VANTAGE_API_KEY", KEY)
 
 
+FAST = RetryPolicy(min_interval=0.0, backoff=1.0, jitter=0.0, max_retries=2)
+
+
 def _source(url: str, clock: FakeClock, **options: object) -> AlphaVantageSource:
-    defaults = {"symbols": ["AAPL"], "min_interval": 0.0, "backoff": 1.0, "jitter": 0.0, "max_retries": 2}
+    defaults = {"symbols": ["AAPL"], "retry": FAST}
     return AlphaVantageSource(base_url=url, sleep=clock.sleep, clock=clock, **{**defaults, **options})  # type: ignore[arg-type]
 
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pytest
 
 from market_assets.sources.base import SourceError
-from market_assets.sources.http import HttpClient, RetryableResponse, redact
+from market_assets.sources.alpha_vantage import AlphaVantageSource
+from market_assets.sources.http import HttpClient, RetryableResponse, RetryPolicy, redact
+from market_assets.sources.stooq import StooqSource
 
 from .conftest import FakeClock, Reply, ScriptedServer
 
 
-def _client(clock: FakeClock, **options: object) -> HttpClient:
-    defaults = {"provider": "test", "timeout": 2.0, "max_retries": 3, "backoff": 1.0, "jitter": 0.0}
-    return HttpClient(**{**defaults, **options}, sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
+def _client(clock: FakeClock, random: Callable[[], float] | None = None, **policy: object) -> HttpClient:
+    retry = RetryPolicy(**{"timeout": 2.0, "max_retries": 3, "backoff": 1.0, "jitter": 0.0, **policy})  # type: ignore[arg-type]
+    return HttpClient(provider="test", retry=retry, sleep=clock.sleep, clock=clock, random=random)
 
 
 def test_500_then_200_retries_once_after_the_backoff(http_server: ScriptedServer, fake_clock: FakeClock) -> None:
@@ -90,9 +93,17 @@ def test_rate_limit_spaces_request_starts(http_server: ScriptedServer, fake_cloc
     assert fake_clock.sleeps == [5.0, 5.0]
 
 
-def test_invalid_options_are_rejected() -> None:
-    with pytest.raises(ValueError, match="timeout must be > 0"):
-        HttpClient(provider="test", timeout=0)
+def test_invalid_policies_are_rejected() -> None:
+    with pytest.raises(ValueError, match=r"timeout must be > 0 .*got RetryPolicy\(timeout=0"):
+        RetryPolicy(timeout=0)
+    with pytest.raises(ValueError, match=r"got RetryPolicy\(.*max_retries=-1"):
+        RetryPolicy(max_retries=-1)
+
+
+def test_each_provider_declares_its_policy_once() -> None:
+    assert StooqSource.DEFAULT_RETRY == RetryPolicy(min_interval=1.0)
+    assert AlphaVantageSource.DEFAULT_RETRY == RetryPolicy(min_interval=12.0, backoff=15.0)
+    assert StooqSource(symbols=["AAPL"]).client.retry is StooqSource.DEFAULT_RETRY
 
 
 def test_redact_hides_api_keys_in_urls() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from market_assets.schema import PRICE_SCHEMA, InvalidSymbolError
 from market_assets.sources.base import SourceError
+from market_assets.sources.http import RetryPolicy
 from market_assets.sources.stooq import StooqSource
 
 from .conftest import FakeClock, Reply, ScriptedServer
@@ -16,12 +17,13 @@ from .conftest import FakeClock, Reply, ScriptedServer
 JAN = (dt.date(2024, 1, 1), dt.date(2024, 1, 31))
 
 
-def _source(server: ScriptedServer, clock: FakeClock, symbols: list[str], **options: object) -> StooqSource:
+def _source(
+    server: ScriptedServer, clock: FakeClock, symbols: list[str], backoff: float = 1.0, **options: object
+) -> StooqSource:
     return StooqSource(
         symbols=symbols,
         base_url=server.url("/q/d/l/"),
-        min_interval=0.0,
-        jitter=0.0,
+        retry=RetryPolicy(min_interval=0.0, jitter=0.0, backoff=backoff),
         sleep=clock.sleep,
         clock=clock,
         **options,  # type: ignore[arg-type]

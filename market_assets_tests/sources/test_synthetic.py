@@ -10,6 +10,7 @@ import pytest
 
 from market_assets.schema import PRICE_SCHEMA
 from market_assets.sources.base import PriceSource, SourceError
+from market_assets.sources.options import SourceOptionError
 from market_assets.sources.synthetic import SyntheticSource, planted_predictor
 
 START, END = dt.date(2015, 1, 2), dt.date(2026, 12, 31)
@@ -65,16 +66,20 @@ def test_fetch_outside_the_simulated_window_is_an_error() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"signal_strength": 1.5}, "signal_strength must lie in"),
-        ({"defects": 0.5}, "defects rate must lie in"),
-        ({"start": "2020-13-01"}, "start must be an ISO date"),
-        ({"start": "2022-01-01", "end": "2021-01-01"}, "must come after start"),
-        ({"regime_shift_date": "2030-01-01"}, "regime_shift_date 2030-01-01 must lie in"),
+        ({"signal_strength": 1.5}, r"signal_strength=1.5: expected a value in \(-1, 1\)"),
+        ({"defects": 0.5}, r"defects=0.5: expected a per-row defect rate in \[0, 0.05\]"),
+        ({"start": "2020-13-01"}, r"start='2020-13-01': expected an ISO date such as '2015-01-02'"),
+        ({"start": "2022-01-01", "end": "2021-01-01"}, r"end=2021-01-01: expected a date after start=2022-01-01"),
+        ({"regime_shift_date": "2030-01-01"}, r"regime_shift_date=2030-01-01: expected a date in \(2015-01-02, "),
+        ({"n_symbols": -5}, r"n_symbols=-5: expected an integer in \[1, 1000\]"),
+        ({"n_symbols": 2.5}, r"n_symbols=2.5: expected an integer"),
+        ({"n_symbols": True}, r"n_symbols=True: expected an integer"),
     ],
 )
 def test_invalid_options_are_rejected_at_construction(options: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(SourceOptionError, match=message) as info:
         SyntheticSource(**options)
+    assert info.value.option == ("end" if "end" in options else next(iter(options)))
 
 
 def test_returns_have_fat_tails_and_volatility_clustering() -> None:
