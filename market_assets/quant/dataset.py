@@ -34,7 +34,8 @@ from typing import NamedTuple
 import numpy as np
 import polars as pl
 
-KEY_COLUMNS: tuple[str, str] = ("date", "symbol")
+from market_assets.schema import KEY_COLUMNS
+
 TARGET_FAMILIES: tuple[str, ...] = ("fwd_ret", "fwd_logret", "fwd_dir", "fwd_class")
 
 
@@ -170,6 +171,23 @@ def training_frame(
         *KEY_COLUMNS, label_end=ends.gather(kept["_session"] + horizon)
     )
     return TrainingFrame(kept.select(feature_names), kept[column].to_numpy(), meta)
+
+
+def rows_between(frame: pl.DataFrame, first: dt.date | None, end: dt.date) -> pl.DataFrame:
+    """The rows of ``frame`` dated ``first <= date < end`` (``first=None``: no lower bound).
+
+    This is how a training period is cut out of a longer history: ``end`` is
+    the period's cut-off, so no row dated on or after it can reach the model.
+    A frame sorted by ``date`` (as the Parquet IO manager returns session
+    partitions) is sliced without copying; an unsorted one is filtered.
+    """
+    dates = frame["date"]
+    if not dates.is_sorted():
+        low = pl.lit(True) if first is None else pl.col("date") >= first
+        return frame.filter(low, pl.col("date") < end)
+    start = 0 if first is None else int(dates.search_sorted(first, side="left"))
+    stop = int(dates.search_sorted(end, side="left"))
+    return frame.slice(start, max(stop - start, 0))
 
 
 def _check_arguments(

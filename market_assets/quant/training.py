@@ -20,6 +20,7 @@ Conventions
 from __future__ import annotations
 
 import datetime as dt
+import numbers
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,11 +36,36 @@ INTERVAL_QUANTILES = (0.1, 0.9)
 
 @dataclass(frozen=True)
 class TrainingSpec:
-    """What to train: model, task, horizon and the honesty margins."""
+    """What to train: model, task, horizon and the honesty margins.
 
-    model_name: str = "lightgbm"
+    These are the project's training defaults (the Dagster ``TrainingConfig``
+    reads its field defaults from ``TrainingSpec()``): a ridge regression of
+    the 1-session forward return, an expanding window, an embargo of 5
+    sessions and 60 validation sessions.
+
+    Attributes
+    ----------
+    model_name : str
+        Model zoo name (see :data:`market_assets.quant.models.MODEL_NAMES`).
+    task : str
+        ``regression`` | ``direction`` | ``five_class``.
+    horizon : int
+        Label horizon in sessions.
+    embargo : int
+        Sessions dropped between the last training label and the validation window.
+    window : int or None
+        Sliding training window in sessions; None for an expanding window.
+    validation_sessions : int
+        Out-of-sample sessions scored before the promotion decision.
+    params : dict
+        Hyperparameters passed to the zoo (unset ones keep the estimator's defaults).
+    random_state : int
+        Seed of every random step.
+    """
+
+    model_name: str = "ridge"
     task: str = "regression"
-    horizon: int = 5
+    horizon: int = 1
     embargo: int = 5
     window: int | None = None
     validation_sessions: int = 60
@@ -159,3 +185,22 @@ def feature_importance(model: Any, columns: Sequence[str]) -> dict[str, float] |
     else:
         return None
     return dict(zip(names, values.tolist(), strict=False)) if len(names) == len(values) else None
+
+
+def estimator_hyperparameters(model: Any) -> dict[str, Any]:
+    """The hyperparameters the pipeline's final estimator actually uses, defaults included.
+
+    ``get_params(deep=False)`` of the last pipeline step (the model itself when
+    it is not a pipeline), so a parameter left unset reports the estimator's
+    default.  Scalar values are returned as they are; any other value (a
+    nested estimator of an ensemble, a list of members) as its ``repr``
+    truncated to 500 characters, so the result can be logged as run params.
+    """
+    steps = getattr(model, "steps", None)
+    estimator = steps[-1][1] if steps else model
+    params = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
+    scalar = (str, bool, type(None), numbers.Number)
+    return {
+        str(name): value if isinstance(value, scalar) else repr(value)[:500]
+        for name, value in sorted(params.items())
+    }

@@ -13,6 +13,7 @@ from market_assets.tracking.mlflow_store import (
     NothingToRollBackError,
     TrackingConfig,
     champion_version,
+    load_json_artifact,
     load_model,
     model_aliases,
     local_tracking_config,
@@ -21,13 +22,14 @@ from market_assets.tracking.mlflow_store import (
     model_version_tags,
     promote_or_challenge,
     rollback_champion,
+    run_url,
     set_alias,
     tracking_uri_for,
 )
 
 __all__ = [
     "CHALLENGER", "CHAMPION", "PREVIOUS_CHAMPION_TAG", "LoggedModel", "ModelVersionInfo",
-    "NothingToRollBackError", "TrackingConfig", "champion_version", "load_model",
+    "NothingToRollBackError", "TrackingConfig", "champion_version", "load_json_artifact", "load_model",
     "local_tracking_config", "log_training_run", "model_aliases", "model_uri", "model_version_tags",
-    "promote_or_challenge", "rollback_champion", "set_alias", "tracking_uri_for",
+    "promote_or_challenge", "rollback_champion", "run_url", "set_alias", "tracking_uri_for",
 ]

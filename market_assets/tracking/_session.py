@@ -11,6 +11,8 @@ Side effects of :func:`import_mlflow` (process-wide, documented on purpose):
   client is re-initialised so this holds even if mlflow was imported before.
 * ``GIT_PYTHON_REFRESH=quiet`` (default only): GitPython does not complain
   at import when no git executable exists (slim containers).
+* ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false`` (default only): reading a
+  small JSON artifact back does not draw a progress bar into the run logs.
 * Informational loggers (database migrations, git SHA lookup, uv project
   detection) are raised to WARNING or ERROR, and the "no pip version"
   warning of a uv-managed venv is dropped; errors are never hidden.
@@ -143,6 +145,7 @@ def import_mlflow() -> ModuleType:
     """Import mlflow with telemetry off and chatty loggers quieted (see module docstring)."""
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
     from mlflow.telemetry import set_telemetry_client
 

@@ -19,18 +19,19 @@ from market_assets.tracking.registry import ROLLED_BACK_TO_TAG
 
 @dataclass(frozen=True)
 class ChampionRecord:
-    """A version that served as champion from its ``train_end`` on."""
+    """A version that served as champion from its ``train_end`` on (``run_id``: the run that logged it)."""
 
     version: str
     train_end: dt.date
     tags: dict[str, str]
+    run_id: str | None = None
 
 
 def champion_history(config: TrackingConfig, model_name: str) -> list[ChampionRecord]:
     """Promoted, not rolled-back versions of ``model_name`` sorted by ``train_end``."""
     client = client_for(config)
     records = [
-        ChampionRecord(str(v.version), dt.date.fromisoformat(v.tags["train_end"]), dict(v.tags))
+        ChampionRecord(str(v.version), dt.date.fromisoformat(v.tags["train_end"]), dict(v.tags), v.run_id or None)
         for v in client.search_model_versions(f"name = '{model_name}'")
         if v.tags.get("promotion_alias") == "champion"
         and ROLLED_BACK_TO_TAG not in v.tags

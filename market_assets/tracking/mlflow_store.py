@@ -32,6 +32,7 @@ from market_assets.tracking._session import (
     client_for,
     experiment_id,
     local_tracking_config,
+    redacted,
     tracking_uri_for,
 )
 from market_assets.tracking.registry import (
@@ -56,7 +57,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CHALLENGER", "CHAMPION", "PREVIOUS_CHAMPION_TAG", "SKIPPED_METRICS_TAG",
     "LoggedModel", "ModelVersionInfo", "NothingToRollBackError", "TrackingConfig",
-    "champion_version", "load_model", "local_tracking_config", "log_training_run", "model_aliases",
+    "champion_version", "load_json_artifact", "load_model", "local_tracking_config", "log_training_run",
+    "model_aliases", "run_url",
     "model_uri", "model_version_tags", "promote_or_challenge", "rollback_champion", "set_alias",
     "tracking_uri_for",
 ]
@@ -128,6 +130,8 @@ def log_training_run(
     metrics: Mapping[str, float],
     feature_importance: Mapping[str, float] | None,
     tags: Mapping[str, str],
+    run_name: str | None = None,
+    json_artifacts: Mapping[str, Any] | None = None,
 ) -> LoggedModel:
     """Log one training run and register its model as a new version of ``model_name``.
 
@@ -153,7 +157,14 @@ def log_training_run(
         ranking as ``feature_importance/feature_importance.json``.
     tags : mapping of str to str
         Set on the run and on the new model version (e.g. Dagster run id,
-        partition, input data versions, training cut-off).
+        partition, input data versions, training cut-off).  Keep them short:
+        long lists belong in ``json_artifacts``.
+    run_name : str, optional
+        The run's name in the MLflow UI (e.g. ``"ridge h1 week 2025-11-02"``);
+        None lets mlflow pick a random one.
+    json_artifacts : mapping of str to JSON-serialisable object, optional
+        Run artifacts written as JSON files, by artifact path (e.g.
+        ``{"features.json": {...}}``); read back with :func:`load_json_artifact`.
 
     Returns
     -------
@@ -181,7 +192,9 @@ def log_training_run(
     signature = infer_signature(X_example, model.predict(X_example))
     run_tags = {str(key): str(value) for key, value in tags.items()}
     experiment = experiment_id(config)
-    with mlflow.start_run(experiment_id=experiment, tags=run_tags) as run:
+    with mlflow.start_run(experiment_id=experiment, run_name=run_name, tags=run_tags) as run:
+        for path, content in (json_artifacts or {}).items():
+            mlflow.log_dict(content, path)
         if params:
             mlflow.log_params({str(key): value for key, value in params.items()})
         if kept:
@@ -199,3 +212,29 @@ def log_training_run(
     version = _register(client_for(config), model_name, info, run_id, run_tags)
     url = _run_url(config, run_id)
     return LoggedModel(run_id, model_uri(model_name, version), version, url)
+
+
+def load_json_artifact(config: TrackingConfig, run_id: str, path: str) -> Any:
+    """The JSON artifact ``path`` of run ``run_id`` (as logged through ``json_artifacts``).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the run has no such artifact, naming the run and the path.
+    """
+    activate(config)
+    import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{path}")
+    except (MlflowException, OSError) as error:
+        raise FileNotFoundError(
+            f"run {run_id} has no artifact {path!r} at {redacted(config.tracking_uri)}: expected a run "
+            "logged by log_training_run with that json_artifacts entry"
+        ) from error
+
+
+def run_url(config: TrackingConfig, run_id: str) -> str | None:
+    """The run's page in the MLflow UI, or None when no UI address is known (see :class:`TrackingConfig`)."""
+    return _run_url(config, run_id)

@@ -132,3 +132,17 @@ def test_model_input_check_allows_nulls_outside_required() -> None:
     model_input_check(frame, ["a", "b"], required=["b"])
     with pytest.raises(ModelInputError, match="'a' has 1 null"):
         model_input_check(frame, ["a", "b"])
+
+
+def test_rows_between_cuts_a_period_out_of_a_longer_history() -> None:
+    from market_assets.quant.dataset import rows_between
+
+    features, _ = _frames()
+    cut = rows_between(features, SESSIONS[2], SESSIONS[7])
+    assert cut["date"].unique().sort().to_list() == SESSIONS[2:7]
+    assert rows_between(features, None, SESSIONS[1])["date"].to_list() == [SESSIONS[0]] * 2
+    shuffled = features.sample(fraction=1.0, shuffle=True, seed=1)  # unsorted input: filtered, same rows
+    assert rows_between(shuffled, SESSIONS[2], SESSIONS[7]).sort("date", "symbol").equals(cut)
+    holiday = dt.date(2024, 1, 15)  # a cut-off that is not a session still excludes nothing before it
+    assert rows_between(features, None, holiday)["date"].max() == SESSIONS[8]
+    assert rows_between(features, SESSIONS[5], SESSIONS[5]).height == 0

@@ -76,3 +76,31 @@ def test_importance_names_the_input_columns_with_or_without_preprocessing_steps(
         importance = feature_importance(fitted.model, fitted.feature_columns)
         assert set(importance) == {"signal", "noise_a", "std_20"}, name
         assert max(importance, key=importance.get) == "signal", name
+
+
+def test_the_default_spec_is_ridge_on_the_one_session_return():
+    spec = TrainingSpec()
+    assert (spec.model_name, spec.task, spec.horizon, spec.window) == ("ridge", "regression", 1, None)
+    assert spec.target == "fwd_ret_1"
+    assert spec.key_metric == ("rank_ic", True)
+
+
+def test_hyperparameters_report_the_final_estimators_values_defaults_included():
+    from market_assets.quant.models import make_model
+    from market_assets.quant.training import estimator_hyperparameters
+
+    params = estimator_hyperparameters(make_model("ridge", "regression", {"alpha": 3.0}))
+    assert params["alpha"] == 3.0  # given
+    assert params["fit_intercept"] is True  # Ridge's default, never passed
+    assert params["solver"] == "auto"
+    assert estimator_hyperparameters(make_model("lightgbm", "regression", random_state=7))["random_state"] == 7
+    assert all(isinstance(v, (str, int, float, bool, type(None))) for v in params.values())
+
+
+def test_nested_hyperparameters_are_logged_as_short_text():
+    from market_assets.quant.models import make_model
+    from market_assets.quant.training import estimator_hyperparameters
+
+    params = estimator_hyperparameters(make_model("weighted_average", "regression", {"members": ["ridge", "lasso"]}))
+    nested = [v for v in params.values() if isinstance(v, str) and "(" in v]
+    assert nested and all(len(v) <= 500 for v in nested)

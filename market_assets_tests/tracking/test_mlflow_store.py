@@ -147,3 +147,26 @@ def test_telemetry_is_off_even_outside_tests_and_ci() -> None:
     )
     assert _run_python(code, env) == "None"
 
+
+
+def test_a_run_has_its_name_and_json_artifacts_and_a_link_to_itself(store: TrackingConfig, features) -> None:
+    from sklearn.linear_model import Ridge
+
+    from market_assets.tracking import load_json_artifact, log_training_run, run_url
+
+    X, y = features
+    contract = {"feature_columns": list(X.columns), "required_features": ["mom_20"]}
+    logged = log_training_run(
+        store, model_name="named_run", model=Ridge().fit(X, y), X_example=X, params={"alpha": 1.0},
+        metrics={"ic": 0.01}, feature_importance=None, tags={}, run_name="ridge h1 week 2025-11-02",
+        json_artifacts={"features.json": contract},
+    )
+    run = client_for(store).get_run(logged.run_id)
+    assert run.info.run_name == "ridge h1 week 2025-11-02"
+    assert load_json_artifact(store, logged.run_id, "features.json") == contract
+    with pytest.raises(FileNotFoundError, match=rf"run {logged.run_id} has no artifact 'other.json'"):
+        load_json_artifact(store, logged.run_id, "other.json")
+    ui = TrackingConfig(tracking_uri=store.tracking_uri, ui_url="http://127.0.0.1:5000/")
+    assert run_url(ui, logged.run_id).startswith("http://127.0.0.1:5000/#/experiments/")
+    assert run_url(ui, logged.run_id).endswith(f"/runs/{logged.run_id}")
+    assert run_url(store, logged.run_id) is None

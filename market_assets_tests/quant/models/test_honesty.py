@@ -20,7 +20,9 @@ import pytest
 from market_assets.quant import metrics
 from market_assets.quant.cv import PurgedWalkForwardSplit
 from market_assets.quant.dataset import training_frame
+from market_assets.quant.labels import compute_labels
 from market_assets.quant.models import make_model, walk_forward_predict
+from market_assets.sources.synthetic import SyntheticSource, planted_predictor
 
 N_SYMBOLS, N_SESSIONS, SIGMA = 100, 600, 0.02
 SESSIONS = [dt.date(2020, 1, 1) + dt.timedelta(days=i) for i in range(N_SESSIONS)]
@@ -114,14 +116,12 @@ def test_planted_signal_is_recovered_out_of_sample(strength: float) -> None:
 
 
 def test_planted_signal_from_the_synthetic_source() -> None:
-    """Optional: the same recovery on ``market_assets.sources.synthetic`` prices."""
-    synthetic = pytest.importorskip("market_assets.sources.synthetic")
-    labels_module = pytest.importorskip("market_assets.quant.labels")
-    source = synthetic.SyntheticSource(seed=3, n_symbols=100, start="2020-01-02", end="2022-06-30",
-                                       signal_strength=0.1, splits_per_year=0.0)
+    """The same recovery on prices of the project's own synthetic source."""
+    source = SyntheticSource(seed=3, n_symbols=100, start="2020-01-02", end="2022-06-30",
+                             signal_strength=0.1, splits_per_year=0.0)
     prices = source.fetch(dt.date(2020, 1, 2), dt.date(2022, 6, 30))
-    features = synthetic.planted_predictor(prices)
-    labels = labels_module.compute_labels(prices, horizons=[1])
+    features = planted_predictor(prices)
+    labels = compute_labels(prices, horizons=[1])
     sessions = prices["date"].unique().sort().to_list()
     X, y, meta = training_frame(features, labels, target="fwd_logret", horizon=1,
                                 train_end=sessions[-1] + dt.timedelta(days=1), sessions=sessions)
