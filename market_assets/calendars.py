@@ -4,7 +4,10 @@ exchange_calendars (and pandas under it) take about a second to import, which
 every load of the Dagster code location would pay for its partitions.  The
 facts the partitions need (holidays and the time zone) are therefore cached
 in a small JSON file per calendar, start date and library version, renewed
-daily; everything else imports the library when called.
+daily, under the cache directory of the settings
+(``MARKET_ASSETS_CACHE_DIR``, else ``$DAGSTER_HOME/market_assets_cache``,
+else the user's cache directory), never inside the installed package;
+everything else imports the library when called.
 """
 
 from __future__ import annotations
@@ -16,8 +19,14 @@ import logging
 from importlib.metadata import version
 from pathlib import Path
 
-CACHE_DIR = Path(__file__).resolve().parent.parent / "var" / "cache" / "calendars"
 log = logging.getLogger(__name__)
+
+
+def cache_dir() -> Path:
+    """Where calendar facts are cached: ``<settings.cache_dir>/calendars``."""
+    from market_assets.settings import load_settings
+
+    return load_settings().cache_dir / "calendars"
 
 
 @functools.lru_cache(maxsize=8)
@@ -60,7 +69,7 @@ def calendar_timezone(name: str, start: dt.date) -> str:
 @functools.lru_cache(maxsize=8)
 def _calendar_facts(name: str, start: dt.date) -> dict:
     today = dt.date.today().isoformat()
-    path = CACHE_DIR / f"{name}-{start}-{version('exchange-calendars')}-{today}.json"
+    path = cache_dir() / f"{name}-{start}-{version('exchange-calendars')}-{today}.json"
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):

@@ -1,79 +1,119 @@
-"""Resources: the configured price source and validation thresholds."""
+"""Resources: the configured price source, the MLflow and Optuna stores."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Dagster recognises a ResourceDependency
+# field by its evaluated annotation, which a string annotation would hide.
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, create_model, model_validator
 
-from market_assets.sources import PriceSource, build_source
+from market_assets.settings import LOCAL_MLFLOW_UI, SOURCE_SETTINGS, Settings
+from market_assets.sources import SourceKind, SourceOptionError, configurable_options
+from market_assets.sources.base import PriceSource
+from market_assets.sources.deployment import SourceDeployment
 
-# Options each source kind accepts from this resource (besides ``symbols``).
-_OPTIONS_BY_KIND: dict[str, tuple[str, ...]] = {
-    "synthetic": (
-        "seed", "n_symbols", "start", "end", "calendar",
-        "regime_shift_date", "signal_strength", "defects",
+# Options a run may set, declared once by the source classes: name -> (declaration, kinds).
+RUN_OPTIONS = configurable_options(per_run=True)
+DEPLOYMENT_OPTIONS = configurable_options(per_run=False)
+
+
+def from_environment(settings: Settings, variable: str, value: str) -> str | dg.EnvVar:
+    """``dg.EnvVar(variable)`` when the deployment set ``variable``, else ``value``.
+
+    For values that may carry credentials (database and server URLs): the
+    launchpad then shows ``{env: VARIABLE}`` instead of the value, and Dagster
+    reads the variable when the run starts.  An unset variable means the local
+    default, which holds no secret and is passed as is: ``dg.EnvVar`` of an
+    unset variable would fail the run.
+    """
+    return dg.EnvVar(variable) if variable in settings.variables_set else value
+
+
+def _option_field(name: str) -> tuple[Any, Any]:
+    option, kinds = RUN_OPTIONS[name]
+    where = "all kinds" if len(kinds) > 1 else ", ".join(kinds)
+    return option.type | None, Field(default=None, description=f"{where}: {option.description}; unset: the deployment's.")
+
+
+# The config a run may set: `kind`, then one optional field per option the source classes
+# declare per_run (their ``OPTIONS``), generated so that each option is defined once.
+_PriceSourceConfig = create_model(
+    "_PriceSourceConfig",
+    __base__=dg.ConfigurableResource,
+    __module__=__name__,
+    kind=(
+        SourceKind | None,
+        Field(
+            default=None,
+            description="Price source kind; unset: the deployment's. Another kind than the deployment's is "
+            "refused unless the deployment allows switching (MARKET_ASSETS_ENV=local).",
+        ),
     ),
-    "bundled": (),
-    "files": ("directory",),
-    "stooq": ("base_url",),
-    "alpha_vantage": ("base_url", "api_key_env"),
-}
+    **{name: _option_field(name) for name in RUN_OPTIONS},
+)
 
 
-class PriceSourceResource(dg.ConfigurableResource):
-    """Which provider feeds ``raw_prices``, and how it is configured.
+class PriceSourceResource(_PriceSourceConfig):
+    """Which provider feeds ``raw_prices``: the deployment's, refined by the run.
 
-    Only the fields that apply to ``kind`` are passed on; the rest are ignored.
-    API keys never pass through here: ``api_key_env`` names the environment
-    variable the provider reads.
+    The deployment (settings: ``MARKET_ASSETS_SOURCE``, ``MARKET_ASSETS_SYMBOLS``,
+    ``MARKET_ASSETS_SOURCE_BASE_URL``, …) decides the kind and every option;
+    a run's config may only refine the options below, each unset meaning the
+    deployment's value.  A run may name another ``kind`` only where the
+    deployment allows it (``MARKET_ASSETS_ENV=local``).  Where a provider
+    connects and which variable holds its key (``base_url``, ``api_key_env``)
+    are never run config: the config schema refuses them.  Fields that do not
+    apply to the resolved kind are ignored.
     """
 
-    kind: str = Field(
-        default="synthetic",
-        description="synthetic | bundled | files | stooq | alpha_vantage",
-    )
-    symbols: list[str] | None = Field(
-        default=None, description="Universe; None means the source's default universe."
-    )
-    seed: int = Field(default=7, description="synthetic: random seed (same seed, same market).")
-    n_symbols: int = Field(default=50, description="synthetic: universe size.")
-    start: str = Field(default="2015-01-02", description="synthetic: first simulated session.")
-    end: str = Field(default="2026-12-31", description="synthetic: last simulated session.")
-    calendar: str = Field(default="XNYS", description="synthetic: exchange calendar of the sessions.")
-    regime_shift_date: str | None = Field(
-        default=None, description="synthetic: date after which volatility and betas change."
-    )
-    signal_strength: float = Field(
-        default=0.0, description="synthetic: rank IC of the planted predictable component (0 = none)."
-    )
-    defects: float = Field(
-        default=0.0,
-        description="synthetic: share of rows given a defect (bad tick, high < low, duplicate, "
-        "missing row, 90% drop without a split); 0 is a clean market.",
-    )
-    directory: str | None = Field(default=None, description="files: directory of per-symbol files.")
-    base_url: str | None = Field(default=None, description="stooq / alpha_vantage: endpoint override.")
-    api_key_env: str = Field(
-        default="ALPHA_VANTAGE_API_KEY",
-        description="alpha_vantage: name of the environment variable holding the API key.",
+    deployment: dg.ResourceDependency[SourceDeployment] = Field(
+        default_factory=SourceDeployment,
+        description="The deployment's price source (from the settings); not run config. Code that builds "
+        "the resource without one describes the source with the fields (any kind).",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            fixed = sorted(set(data) & set(DEPLOYMENT_OPTIONS))
+            if fixed:
+                settings = ", ".join(SOURCE_SETTINGS[name] for name in fixed)
+                raise ValueError(
+                    f"price_source: {fixed} are decided by the deployment ({settings}), never by resource or "
+                    "run config: they choose which host a provider calls and which variable holds its key; "
+                    "in code, pass a SourceDeployment as `deployment`"
+                )
+            unknown = sorted(set(data) - set(cls.model_fields))
+            if unknown:
+                raise ValueError(f"price_source: unknown field(s) {unknown}; valid fields: {sorted(cls.model_fields)}")
+        return data
+
+    @model_validator(mode="after")
+    def _refine_the_deployment(self) -> "PriceSourceResource":
+        try:
+            self.deployment.resolve(self._kind(), self.refinements())
+        except SourceOptionError as exc:
+            raise ValueError(f"price_source config is refused: {exc}") from None
+        return self
+
+    @classmethod
+    def from_deployment(cls, deployment: SourceDeployment) -> "PriceSourceResource":
+        """The resource of ``deployment``; the launchpad shows the deployment's values as defaults."""
+        given = deployment.options.get(deployment.kind, {})
+        shown = {name: given[name] for name in RUN_OPTIONS if given.get(name) is not None}
+        return cls(deployment=deployment, kind=deployment.kind, **shown)
+
+    def _kind(self) -> str | None:
+        return None if self.kind is None else self.kind.value
+
+    def refinements(self) -> dict[str, Any]:
+        """The options this run sets (unset ones omitted)."""
+        return {name: getattr(self, name) for name in RUN_OPTIONS if getattr(self, name) is not None}
+
     def build(self) -> PriceSource:
-        """Construct the configured :class:`PriceSource`."""
-        if self.kind not in _OPTIONS_BY_KIND:
-            raise ValueError(
-                f"price source kind {self.kind!r} is unknown; expected one of {sorted(_OPTIONS_BY_KIND)}"
-            )
-        options: dict[str, Any] = {
-            name: getattr(self, name)
-            for name in _OPTIONS_BY_KIND[self.kind]
-            if getattr(self, name) is not None
-        }
-        if self.symbols is not None:
-            options["symbols"] = list(self.symbols)
-        return build_source(self.kind, **options)
+        """Construct the :class:`PriceSource` of the deployment, refined by this config."""
+        return self.deployment.build(self._kind(), self.refinements())
 
 
 class MlflowResource(dg.ConfigurableResource):
@@ -89,10 +129,10 @@ class MlflowResource(dg.ConfigurableResource):
         description="Where model files go (s3://…, a shared path); required with a database "
         "tracking URI other than SQLite, which defaults to an artifacts folder beside its file.",
     )
-
     ui_url: str | None = Field(
-        default="http://127.0.0.1:5000",
-        description="MLflow UI that asset metadata links to (`make mlflow-ui` serves the local store there).",
+        default=LOCAL_MLFLOW_UI,
+        description="MLflow UI that asset metadata links to (the deployment sets it from "
+        "MARKET_ASSETS_MLFLOW_UI_URL); none: an http(s) tracking server is its own UI, other stores get no link.",
     )
 
     def tracking(self):
