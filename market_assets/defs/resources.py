@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field, create_model, model_validator
 
 from market_assets.settings import LOCAL_MLFLOW_UI, SOURCE_SETTINGS, Settings
-from market_assets.sources import SourceKind, SourceOptionError, configurable_options
+from market_assets.sources import SourceKind, SourceOptionError, configurable_options, declared_options
 from market_assets.sources.base import PriceSource
 from market_assets.sources.deployment import SourceDeployment
 
@@ -31,8 +31,11 @@ def from_environment(settings: Settings, variable: str, value: str) -> str | dg.
 
 def _option_field(name: str) -> tuple[Any, Any]:
     option, kinds = RUN_OPTIONS[name]
-    where = "all kinds" if len(kinds) > 1 else ", ".join(kinds)
-    return option.type | None, Field(default=None, description=f"{where}: {option.description}; unset: the deployment's.")
+    by_text: dict[str, list[str]] = {}
+    for kind in kinds:
+        by_text.setdefault(declared_options(kind)[name].description, []).append(kind)
+    described = "; ".join(f"{', '.join(ks)}: {text}" for text, ks in by_text.items())
+    return option.type | None, Field(default=None, description=f"{described}. Unset: the deployment's.")
 
 
 # The config a run may set: `kind`, then one optional field per option the source classes

@@ -88,7 +88,7 @@ class BundledSource:
 
     name = "bundled"
     OPTIONS: ClassVar[Mapping[str, SourceOption]] = {
-        "symbols": SourceOption(list[str], f"a subset of {list(BUNDLED_SYMBOLS)}; unset: all"),
+        "symbols": SourceOption(list[str], f"a subset of {list(BUNDLED_SYMBOLS)} (all by default)"),
     }
 
     def __init__(self, *, symbols: list[str] | None = None) -> None:

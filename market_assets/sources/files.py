@@ -60,7 +60,7 @@ class FileSource:
     name = "files"
     OPTIONS: ClassVar[Mapping[str, SourceOption]] = {
         "directory": SourceOption(str, "directory of <SYMBOL>.csv / <SYMBOL>.parquet files on the run's machine"),
-        "symbols": SourceOption(list[str], "the universe; unset: every file found"),
+        "symbols": SourceOption(list[str], "the universe (every file found by default)"),
     }
 
     def __init__(self, *, directory: str | Path, symbols: list[str] | None = None) -> None:
