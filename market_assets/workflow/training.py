@@ -18,32 +18,29 @@ Conventions
   (the task is added for classification), with the training settings and the
   final estimator's hyperparameters (defaults included) as params, the
   validation metrics as metrics, the feature list as the artifact
-  :data:`~market_assets.workflow.features.FEATURES_ARTIFACT`, and short tags.
+  :data:`~market_assets.workflow.features.FEATURES_ARTIFACT`, and short tags
+  (see :mod:`.registry`).
 * Champion decision: the challenger and the current champion are scored on
-  the challenger's validation window (see :mod:`market_assets.quant.promotion`).
-  A champion trained for a *later* week than ``train_end`` is never displaced:
-  its training data overlaps this validation window, so no fair comparison exists.
+  the challenger's validation window (see :mod:`.registry`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
 import polars as pl
 
 from market_assets.quant.dataset import TrainingFrame, rows_between
-from market_assets.quant.promotion import PromotionDecision, decide_promotion
-from market_assets.quant.training import FittedModel, TrainingSpec, split_periods
+from market_assets.quant.promotion import PromotionDecision
+from market_assets.quant.training import FittedModel, TrainingSpec, fit_and_validate, split_periods
 from market_assets.tracking._session import TrackingConfig
-from market_assets.workflow.features import FEATURES_ARTIFACT, feature_contract, model_features
+from market_assets.tracking.registry import promote_or_challenge
 
 
 class Log(Protocol):
@@ -167,6 +164,8 @@ def train_period(
     LookAheadError
         A label window that did not close in time (cannot happen unless the purge is broken).
     """
+    from market_assets.workflow.registry import champion_decision, log_run  # it imports this module
+
     log = log or logging.getLogger(__name__)
     clock = _Stopwatch(log, f"week of {train_end}")
     train, validation = split_periods(
@@ -178,16 +177,12 @@ def train_period(
     if options.tuning_trials:
         spec = tuned_spec(spec, train, train_end, options, optuna_storage, log)
         clock.lap(f"tuned {spec.model_name}: {spec.params}")
-    from market_assets.quant.training import fit_and_validate
-
     fitted = fit_and_validate(train, validation, spec)
     check_labels_closed(fitted, spec, train_end, sessions)
     clock.lap(f"fitted and validated {spec.model_name} ({spec.task}, h={spec.horizon})")
     name = registered_model_name(spec.task, spec.horizon)
     decision = champion_decision(tracking, name, spec, fitted, train_end, options.promotion_margin, log)
-    logged = _log_run(tracking, name, spec, fitted, train_end, options, tags or {})
-    from market_assets.tracking.registry import promote_or_challenge
-
+    logged = log_run(tracking, name, spec, fitted, train_end, options, tags or {})
     alias = promote_or_challenge(tracking, name, logged.version, decision)
     log.info(f"{name} v{logged.version} is {alias}: {decision.reason}")
     clock.lap(f"tracked in MLflow as {name} v{logged.version} (run {run_name(spec, train_end)!r})")
@@ -252,96 +247,6 @@ def tuned_spec(
     )
     log.info(f"Optuna study {study}: {result.n_trials_completed} trials, best {result.best_score:.4g}")
     return dataclasses.replace(spec, params={**spec.params, **result.best_params})
-
-
-def champion_decision(
-    tracking: TrackingConfig, name: str, spec: TrainingSpec, fitted: FittedModel,
-    train_end: dt.date, margin: float, log: Log,
-) -> PromotionDecision:
-    """Compare the challenger with the current champion on the challenger's validation window."""
-    from market_assets.tracking.registry import champion_version
-
-    metric, higher_is_better = spec.key_metric
-    champion = champion_version(tracking, name)
-    if champion is not None and champion.tags.get("train_end", "") > train_end.isoformat():
-        return PromotionDecision(
-            promote=False, challenger_score=fitted.metrics[metric], champion_score=None, margin=margin,
-            reason=f"a newer champion (v{champion.version}, week of {champion.tags['train_end']}) exists; "
-            "a re-trained past week is registered as challenger, never promoted",
-        )
-    score = None if champion is None else champion_score(tracking, name, champion, fitted, spec, log)
-    return decide_promotion(fitted.metrics[metric], score, margin=margin, higher_is_better=higher_is_better)
-
-
-def champion_score(
-    tracking: TrackingConfig, name: str, champion: Any, fitted: FittedModel, spec: TrainingSpec, log: Log
-) -> float | None:
-    """The champion's key metric on the challenger's validation window (None if it cannot score it)."""
-    from market_assets.quant.training import evaluate
-    from market_assets.tracking.registry import load_model
-
-    columns, _ = model_features(tracking, champion.run_id, champion.tags)
-    if columns != fitted.feature_columns:
-        log.warning(f"champion v{champion.version} was trained on other features; not comparable")
-        return None
-    model = load_model(tracking, name, champion.version)
-    return evaluate(model, fitted.validation, spec)[spec.key_metric[0]]
-
-
-def fingerprint(X: pl.DataFrame, y: np.ndarray) -> str:
-    """A stable hash of the training matrix and target (same data, same fingerprint)."""
-    digest = hashlib.sha256()
-    digest.update(X.hash_rows(seed=0).to_numpy().tobytes())
-    digest.update(np.asarray(y).astype("float64").tobytes())
-    return f"{X.height}x{X.width}-{digest.hexdigest()[:16]}"
-
-
-def training_params(spec: TrainingSpec, options: TrainingOptions, model: Any) -> dict[str, Any]:
-    """Run params: the training settings, the zoo params given, and the estimator's actual ones.
-
-    The final estimator's hyperparameters (defaults included) keep their own
-    names, e.g. ``alpha``; one whose name is also a training setting is logged
-    as ``estimator.<name>`` (a ridge's ``random_state`` is None while the
-    spec's seed is 0), so neither hides the other.
-    """
-    from market_assets.quant.training import estimator_hyperparameters
-
-    settings = {
-        "model_name": spec.model_name, "task": spec.task, "horizon": spec.horizon, "embargo": spec.embargo,
-        "window": spec.window, "validation_sessions": spec.validation_sessions,
-        "random_state": spec.random_state, "promotion_margin": options.promotion_margin,
-        "tuning_trials": options.tuning_trials,
-    }
-    estimator = {
-        f"estimator.{name}" if name in settings else name: value
-        for name, value in estimator_hyperparameters(model).items()
-    }
-    return {**settings, **spec.params, **estimator}
-
-
-def _log_run(
-    tracking: TrackingConfig, name: str, spec: TrainingSpec, fitted: FittedModel, train_end: dt.date,
-    options: TrainingOptions, extra_tags: Mapping[str, str],
-) -> Any:
-    import json
-
-    from market_assets.quant.training import feature_importance
-    from market_assets.tracking.mlflow_store import log_training_run
-
-    metric, _ = spec.key_metric
-    tags = {
-        **extra_tags, "partition": train_end.isoformat(), "train_end": train_end.isoformat(),
-        "model_name": spec.model_name, "task": spec.task, "horizon": str(spec.horizon), "key_metric": metric,
-        "input_fingerprint": fingerprint(fitted.train.X, fitted.train.y),
-        "n_features": str(len(fitted.feature_columns)), "interval": json.dumps(fitted.interval),
-    }
-    return log_training_run(
-        tracking, model_name=name, model=fitted.model, X_example=fitted.validation.X.head(50).to_pandas(),
-        params=training_params(spec, options, fitted.model), metrics=fitted.metrics, tags=tags,
-        feature_importance=feature_importance(fitted.model, fitted.feature_columns),
-        run_name=run_name(spec, train_end),
-        json_artifacts={FEATURES_ARTIFACT: feature_contract(fitted.feature_columns, fitted.required_features)},
-    )
 
 
 class _Stopwatch:

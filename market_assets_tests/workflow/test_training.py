@@ -13,11 +13,11 @@ from market_assets.quant.training import FittedModel, TrainingSpec
 from market_assets.tracking import local_tracking_config
 from market_assets.tracking._session import client_for
 from market_assets.workflow.features import model_features
+from market_assets.workflow.registry import fingerprint
 from market_assets.workflow.training import (
     LookAheadError,
     TrainingOptions,
     check_labels_closed,
-    fingerprint,
     registered_model_name,
     run_name,
     train_period,
