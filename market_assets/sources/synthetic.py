@@ -182,7 +182,7 @@ class SyntheticSource:
         Seeds everything; the same configuration gives identical frames.
     n_symbols : int, default 50
         Universe ``SYN000`` … ``SYN{n-1:03d}``.
-    start, end : date or ISO str, default "2015-01-02" and "2026-12-31"
+    start, end : date or ISO str, default "2015-01-02" and "2030-12-31" (a live demo runs on until then)
         The simulated window; :meth:`fetch` must ask within it.
     calendar : str, default "XNYS"
         exchange_calendars name giving the sessions.
@@ -222,7 +222,7 @@ class SyntheticSource:
         seed: int = 7,
         n_symbols: int = 50,
         start: dt.date | str = "2015-01-02",
-        end: dt.date | str = "2026-12-31",
+        end: dt.date | str = "2030-12-31",
         calendar: str = "XNYS",
         regime_shift_date: dt.date | str | None = None,
         regime_vol_multiplier: float = 2.0,
