@@ -1,0 +1,160 @@
+"""Performance metrics of session returns; time is axis 0, any further axes are independent portfolios.
+
+Conventions
+-----------
+* Inputs are **simple** (not log) net returns per session; 252 sessions a
+  year; the risk-free rate is 0.
+* Returns **compound**: ``total_return = prod(1 + r) - 1`` and
+  ``annual_return = (1 + total_return) ** (252 / T) - 1`` (the CAGR).
+* ``annual_volatility = std(r, ddof=1) * sqrt(252)``;
+  ``sharpe = mean(r) / std(r, ddof=1) * sqrt(252)`` (arithmetic mean).
+* ``sortino = mean(r) * 252 / (sqrt(mean(min(r, 0) ** 2)) * sqrt(252))``:
+  the downside deviation averages over *all* sessions (zeros above 0).
+* ``max_drawdown`` is the most negative ``nav / running_peak - 1`` where the
+  NAV path starts at 1 *before* the first return (a first-day loss counts);
+  ``max_drawdown_duration`` the longest run of sessions below the running
+  peak (from the first session under water to the last one, inclusive);
+  ``calmar = annual_return / |max_drawdown|`` (NaN without a drawdown).
+* ``value_at_risk`` is the 5 % quantile of session returns (linear
+  interpolation, numpy's default; a negative number); ``conditional_value_at_risk``
+  the mean of the ``floor((T - 1) * 0.05) + 1`` lowest returns, i.e. those at
+  or below the VaR (the two differ only on ties at the quantile).
+* **Session statistics, not round trips**: a rebalanced book has no
+  unambiguous trade boundaries, so ``win_rate`` is the share of sessions with
+  ``r > 0`` among sessions with ``r != 0``, ``profit_factor = sum(r > 0) /
+  |sum(r < 0)|`` and ``expectancy`` the mean return of sessions with
+  ``r != 0``.
+* ``alpha, beta`` against a benchmark: ``beta = cov(r, b) / var(b)``
+  (population moments), ``alpha = (1 + mean(r - beta * b)) ** 252 - 1``
+  (the daily intercept compounded to a year).
+Undefined values (no variance, no losses) are NaN, never 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from market_assets.quant.backtest.costs import SESSIONS_PER_YEAR
+
+A = SESSIONS_PER_YEAR
+
+
+def _r(returns: np.ndarray) -> np.ndarray:
+    r = np.asarray(returns, dtype=np.float64)
+    if r.ndim == 0 or r.shape[0] == 0:
+        raise ValueError(f"returns have shape {r.shape}; expected at least one session on axis 0")
+    if not np.isfinite(r).all():
+        raise ValueError("returns hold NaN or inf; pass the engine's session returns (finite by construction)")
+    return r
+
+
+def _out(value: np.ndarray) -> np.ndarray | float:
+    return float(value) if np.ndim(value) == 0 else value
+
+
+def _divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b != 0, a / np.where(b != 0, b, 1.0), np.nan)
+
+
+def total_return(returns: np.ndarray) -> np.ndarray | float:
+    """``prod(1 + r) - 1``."""
+    return _out(np.prod(1.0 + _r(returns), axis=0) - 1.0)
+
+
+def annual_return(returns: np.ndarray) -> np.ndarray | float:
+    """Compound annual growth rate over ``T / 252`` years."""
+    r = _r(returns)
+    return _out((1.0 + np.asarray(total_return(r))) ** (A / r.shape[0]) - 1.0)
+
+
+def annual_volatility(returns: np.ndarray) -> np.ndarray | float:
+    """``std(ddof=1) * sqrt(252)``; NaN with one session."""
+    r = _r(returns)
+    return _out(np.std(r, axis=0, ddof=1) * np.sqrt(A) if r.shape[0] > 1 else np.full(r.shape[1:], np.nan))
+
+
+def sharpe_ratio(returns: np.ndarray) -> np.ndarray | float:
+    """``mean / std(ddof=1) * sqrt(252)``, risk-free 0; NaN without variance."""
+    r = _r(returns)
+    if r.shape[0] < 2:
+        return _out(np.full(r.shape[1:], np.nan))
+    return _out(_divide(r.mean(axis=0), r.std(axis=0, ddof=1)) * np.sqrt(A))
+
+
+def sortino_ratio(returns: np.ndarray) -> np.ndarray | float:
+    """Annualised mean over annualised downside deviation (see module docstring)."""
+    r = _r(returns)
+    downside = np.sqrt(np.mean(np.minimum(r, 0.0) ** 2, axis=0)) * np.sqrt(A)
+    return _out(_divide(r.mean(axis=0) * A, downside))
+
+
+def drawdowns(returns: np.ndarray) -> np.ndarray:
+    """``nav / running_peak - 1`` per session, the peak including the starting NAV of 1."""
+    nav = np.cumprod(1.0 + _r(returns), axis=0)
+    peak = np.maximum(np.maximum.accumulate(nav, axis=0), 1.0)
+    return nav / peak - 1.0
+
+
+def max_drawdown(returns: np.ndarray) -> np.ndarray | float:
+    """Most negative drawdown (0 if the NAV never falls below its peak)."""
+    return _out(np.minimum(drawdowns(returns).min(axis=0), 0.0))
+
+
+def max_drawdown_duration(returns: np.ndarray) -> np.ndarray | float:
+    """Longest run of consecutive sessions under water (below the running peak)."""
+    under = drawdowns(returns) < 0
+    run = np.zeros(under.shape[1:])
+    best = np.zeros(under.shape[1:])
+    for row in under:  # T steps of vector work: cheap next to the engine
+        run = np.where(row, run + 1, 0)
+        best = np.maximum(best, run)
+    return _out(best)
+
+
+def calmar_ratio(returns: np.ndarray) -> np.ndarray | float:
+    """``annual_return / |max_drawdown|``; NaN without a drawdown."""
+    return _out(_divide(np.asarray(annual_return(returns)), -np.asarray(max_drawdown(returns))))
+
+
+def value_at_risk(returns: np.ndarray, level: float = 0.95) -> np.ndarray | float:
+    """The ``1 - level`` quantile of session returns (historical, linear interpolation)."""
+    return _out(np.quantile(_r(returns), 1.0 - level, axis=0))
+
+
+def conditional_value_at_risk(returns: np.ndarray, level: float = 0.95) -> np.ndarray | float:
+    """Mean of the ``floor((T - 1) * (1 - level)) + 1`` lowest session returns."""
+    r = _r(returns)
+    k = int((r.shape[0] - 1) * (1.0 - level))
+    return _out(np.partition(r, k, axis=0)[: k + 1].mean(axis=0))
+
+
+def win_rate(returns: np.ndarray) -> np.ndarray | float:
+    """Share of sessions with ``r > 0`` among sessions with ``r != 0``."""
+    r = _r(returns)
+    return _out(_divide((r > 0).sum(axis=0).astype(float), (r != 0).sum(axis=0).astype(float)))
+
+
+def profit_factor(returns: np.ndarray) -> np.ndarray | float:
+    """Sum of positive over the absolute sum of negative session returns."""
+    r = _r(returns)
+    return _out(_divide(np.where(r > 0, r, 0.0).sum(axis=0), -np.where(r < 0, r, 0.0).sum(axis=0)))
+
+
+def expectancy(returns: np.ndarray) -> np.ndarray | float:
+    """Mean return of the sessions with ``r != 0``."""
+    r = _r(returns)
+    return _out(_divide(r.sum(axis=0), (r != 0).sum(axis=0).astype(float)))
+
+
+def alpha_beta(returns: np.ndarray, benchmark: np.ndarray) -> tuple[np.ndarray | float, np.ndarray | float]:
+    """Annualised alpha and beta against ``benchmark`` (``(T,)`` or the shape of ``returns``)."""
+    r = _r(returns)
+    b = np.asarray(benchmark, dtype=np.float64)
+    if b.ndim == 1 and r.ndim > 1:
+        b = b.reshape((-1,) + (1,) * (r.ndim - 1))
+    b = np.broadcast_to(b, r.shape)
+    rc, bc = r - r.mean(axis=0), b - b.mean(axis=0)
+    beta = _divide((rc * bc).mean(axis=0), (bc * bc).mean(axis=0))
+    alpha = (1.0 + (r - beta * b).mean(axis=0)) ** A - 1.0
+    return _out(alpha), _out(beta)
