@@ -23,6 +23,14 @@ Conventions
   into ``n_splits`` contiguous test folds of near-equal length.
   ``expanding=True`` trains on all earlier eligible sessions; ``expanding=False``
   keeps only the last ``min_train_sessions`` eligible sessions (sliding window).
+* **Time units.**  Estimators that cut their own training rows in time (the
+  CV-tuned ridge, the ensembles) work on *time units*: sessions when they are
+  given the rows' dates (:func:`time_units`), else row positions of rows in
+  time order.  :func:`forward_splits` turns blocks of units into row indices
+  with a gap of ``gap`` units before each block: ``horizon + embargo``
+  sessions with dates; without dates a row count can only approximate that
+  (a block edge may cut a session), so :func:`fallback_gap_rows` leaves out
+  ``FALLBACK_GAP_SHARE`` of the rows.
 """
 
 from __future__ import annotations
@@ -30,6 +38,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import numpy as np
+
+#: Without dates, the share of the rows left out before each forward block.
+FALLBACK_GAP_SHARE = 0.02
 
 
 class PurgedWalkForwardSplit:
@@ -130,3 +141,59 @@ class PurgedWalkForwardSplit:
             train_mask = np.isin(position, train_sessions)
             test_mask = np.isin(position, test_sessions)
             yield np.flatnonzero(train_mask), np.flatnonzero(test_mask)
+
+
+def time_units(n_rows: int, dates: Sequence | np.ndarray | None = None) -> np.ndarray:
+    """The time unit of every row: its session position, or its row position.
+
+    Parameters
+    ----------
+    n_rows : int
+    dates : array-like of dates, optional
+        Session date of every row (any order).  Without it the rows are taken
+        to be in time order, one unit per row.
+
+    Returns
+    -------
+    np.ndarray
+        Integer units ``0 .. n_units - 1``; rows of one session share a unit.
+    """
+    if dates is None:
+        return np.arange(n_rows)
+    values = np.asarray(dates)
+    if values.shape != (n_rows,):
+        raise ValueError(
+            f"dates must hold one session date per row ({n_rows} rows), got shape {values.shape}; "
+            "pass the `date` column row-aligned with X"
+        )
+    return np.unique(values, return_inverse=True)[1].ravel()
+
+
+def fallback_gap_rows(n_rows: int) -> int:
+    """Rows left out before a forward block when no dates are known (>= 1)."""
+    return max(1, int(np.ceil(n_rows * FALLBACK_GAP_SHARE)))
+
+
+def forward_splits(
+    units: np.ndarray, test_blocks: Sequence[np.ndarray], gap: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Expanding forward ``(train_idx, test_idx)`` row indices, one per block of units.
+
+    A block's test rows are the rows whose unit lies in the block; its
+    training rows are every row whose unit is below ``block.min() - gap``.
+
+    Raises
+    ------
+    ValueError
+        An empty block, or a block with no training row left after the gap.
+    """
+    splits = []
+    for block in test_blocks:
+        if len(block) == 0 or int(np.min(block)) - gap < 1:
+            raise ValueError(
+                f"a forward block starting at unit {int(np.min(block)) if len(block) else None} leaves no "
+                f"training unit after a gap of {gap}; pass more history or fewer folds"
+            )
+        test_mask = np.isin(units, block)
+        splits.append((np.flatnonzero(units < int(np.min(block)) - gap), np.flatnonzero(test_mask)))
+    return splits

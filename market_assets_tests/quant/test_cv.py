@@ -83,3 +83,24 @@ def test_invalid_parameters(kwargs: dict) -> None:
     name = next(iter(kwargs))
     with pytest.raises(ValueError, match=f"{name} must be an integer"):
         PurgedWalkForwardSplit(**args)
+
+
+def test_time_units_are_sessions_with_dates_and_rows_without() -> None:
+    from market_assets.quant.cv import time_units
+
+    dates = np.array(["2024-01-03", "2024-01-02", "2024-01-03", "2024-01-02"], dtype="datetime64[D]")
+    np.testing.assert_array_equal(time_units(4, dates), [1, 0, 1, 0])
+    np.testing.assert_array_equal(time_units(3), [0, 1, 2])
+    with pytest.raises(ValueError, match=r"one session date per row \(3 rows\), got shape \(4,\)"):
+        time_units(3, dates)
+
+
+def test_forward_splits_golden_and_fallback_gap() -> None:
+    from market_assets.quant.cv import fallback_gap_rows, forward_splits
+
+    units = np.repeat(np.arange(6), 2)  # 6 sessions x 2 symbols
+    (train, test), = forward_splits(units, [np.array([4, 5])], gap=2)
+    assert train.tolist() == [0, 1, 2, 3] and test.tolist() == [8, 9, 10, 11]
+    assert fallback_gap_rows(10) == 1 and fallback_gap_rows(1000) == 20
+    with pytest.raises(ValueError, match="leaves no training unit after a gap of 3"):
+        forward_splits(units, [np.array([2, 3])], gap=3)

@@ -2,12 +2,19 @@
 
 Conventions
 -----------
-* Rows of ``X`` must be in **time order** (``training_frame`` returns them
-  sorted by date then symbol).  Validation rows are always *later* than the
-  rows the members were fitted on, never shuffled.
-* ``gap`` rows are left out between a fitting slice and the rows it predicts,
-  so labels of the fitting slice do not overlap them: use
-  ``(horizon + embargo) * n_symbols`` for a panel.
+* **Purge and embargo.**  Fit with the rows' session dates,
+  ``fit(X, y, dates=...)`` (or :func:`~market_assets.quant.models.fitting.fit_model`):
+  the rows are then cut on **session boundaries** (every row of a session on
+  one side) and ``horizon + embargo`` sessions are left out between the last
+  session a member is fitted on and the first session it predicts, so no
+  fitting label window reaches a predicted session.  Rows may come in any
+  order.  Validation sessions are always *later* than the sessions the
+  members were fitted on, never shuffled.
+* Without dates the rows must be in **time order** (``training_frame``
+  returns them sorted by date then symbol) and are cut on row positions;
+  ``gap`` rows are left out (default
+  :func:`~market_assets.quant.cv.fallback_gap_rows`).  A cut may then split a
+  session: that mode is for callers of the plain ``fit(X, y)`` contract.
 * **Weighted average.**  Members are fitted on the first rows, predict the
   last ``validation_fraction`` of rows, and get weights that are
   non-negative and sum to 1: ``"inverse_error"`` sets ``w_j`` proportional to
@@ -20,9 +27,9 @@ Conventions
 * **Stacking.**  scikit-learn's ``StackingRegressor`` builds its
   meta-features with ``cross_val_predict``, which only accepts a *partition*
   of the rows; any partition makes some rows be predicted by members trained
-  on later data.  Here rows are cut into ``n_splits + 1`` contiguous blocks and
-  block ``k`` is predicted by members fitted on blocks ``< k`` (minus ``gap``
-  rows): an expanding walk-forward.  The final estimator learns on those
+  on later data.  Here sessions are cut into ``n_splits + 1`` contiguous
+  blocks and block ``k`` is predicted by members fitted on blocks ``< k``
+  minus the gap: an expanding walk-forward.  The final estimator learns on those
   out-of-sample predictions; members are then refitted on all rows.
 """
 
@@ -36,7 +43,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from market_assets.quant.cv import fallback_gap_rows, forward_splits, time_units
+from market_assets.quant.models.fitting import fit_model
+
 Members = Sequence[tuple[str, BaseEstimator]]
+Dates = Sequence | np.ndarray | None
 
 
 def _rows(X, index: np.ndarray):  # noqa: N803 - sklearn naming
@@ -62,43 +73,71 @@ def _check_members(estimators: Members) -> None:
         raise ValueError("an ensemble needs at least one member estimator, got none")
 
 
-def _fit_members(estimators: Members, X, y) -> list[BaseEstimator]:  # noqa: N803
-    return [clone(estimator).fit(X, y) for _, estimator in estimators]
+def _fit_members(estimators: Members, X, y, dates: Dates) -> list[BaseEstimator]:  # noqa: N803
+    return [fit_model(clone(estimator), X, y, dates) for _, estimator in estimators]
 
 
-class _WeightedAverage(BaseEstimator):
+def _subset(dates: Dates, index: np.ndarray) -> Dates:
+    return None if dates is None else np.asarray(dates)[index]
+
+
+class _TimeCut:
+    """The time units of the rows and the gap between fitting and predicted units."""
+
+    horizon: int
+    embargo: int
+    gap: int | None
+
+    def _units_and_gap(self, n_rows: int, dates: Dates) -> tuple[np.ndarray, int, str]:
+        units = time_units(n_rows, dates)
+        if dates is None:
+            return units, fallback_gap_rows(n_rows) if self.gap is None else int(self.gap), "rows"
+        if self.gap is not None:
+            raise ValueError(
+                f"gap={self.gap} counts rows and applies only to fits without dates; with dates the gap "
+                f"is horizon + embargo = {self.horizon + self.embargo} sessions: drop gap"
+            )
+        return units, self.horizon + self.embargo, "sessions"
+
+
+class _WeightedAverage(_TimeCut, BaseEstimator):
     def __init__(
         self,
         estimators: Members,
         method: str = "inverse_error",
         validation_fraction: float = 0.2,
-        gap: int = 0,
+        horizon: int = 1,
+        embargo: int = 5,
+        gap: int | None = None,
     ) -> None:
         self.estimators = estimators
         self.method = method
         self.validation_fraction = validation_fraction
+        self.horizon = horizon
+        self.embargo = embargo
         self.gap = gap
 
-    def _fit(self, X, y, classes: np.ndarray | None):  # noqa: N803
+    def _fit(self, X, y, classes: np.ndarray | None, dates: Dates):  # noqa: N803
         _check_members(self.estimators)
         if self.method not in ("inverse_error", "nnls"):
             raise ValueError(f"method must be 'inverse_error' or 'nnls', got {self.method!r}")
         y = np.asarray(y)
-        n_val = int(round(len(y) * self.validation_fraction))
-        n_fit = len(y) - n_val - self.gap
-        if n_val < 1 or n_fit < 1:
+        units, gap, kind = self._units_and_gap(len(y), dates)
+        n_units = int(units.max()) + 1
+        n_val = int(round(n_units * self.validation_fraction))
+        if n_val < 1 or n_units - n_val - gap < 1:
             raise ValueError(
-                f"{len(y)} rows cannot hold a validation slice of fraction "
-                f"{self.validation_fraction} after a gap of {self.gap} rows; expected "
-                "0 < validation_fraction < 1 and more rows"
+                f"{n_units} {kind} cannot hold a validation slice of fraction "
+                f"{self.validation_fraction} after a gap of {gap} {kind}; expected "
+                "0 < validation_fraction < 1 and more history"
             )
-        fit_idx, val_idx = np.arange(n_fit), np.arange(len(y) - n_val, len(y))
-        members = _fit_members(self.estimators, _rows(X, fit_idx), y[fit_idx])
+        ((fit_idx, val_idx),) = forward_splits(units, [np.arange(n_units - n_val, n_units)], gap)
+        members = _fit_members(self.estimators, _rows(X, fit_idx), y[fit_idx], _subset(dates, fit_idx))
         outputs = [_member_output(m, _rows(X, val_idx), classes) for m in members]
         target = y[val_idx].astype(float)[:, None] if classes is None else (
             y[val_idx][:, None] == classes[None, :]).astype(float)
         self.weights_ = self._weights(outputs, target, classes is not None)
-        self.estimators_ = _fit_members(self.estimators, X, y)
+        self.estimators_ = _fit_members(self.estimators, X, y, dates)
         return self
 
     def _weights(self, outputs: list[np.ndarray], target: np.ndarray, proba: bool) -> np.ndarray:
@@ -130,9 +169,14 @@ class WeightedAverageRegressor(RegressorMixin, _WeightedAverage):
     estimators : list of (name, estimator)
     method : {"inverse_error", "nnls"}, default "inverse_error"
     validation_fraction : float, default 0.2
-        Share of the (time-ordered) rows, taken from the end, to fit weights on.
-    gap : int, default 0
-        Rows left out between the fitting and validation slices.
+        Share of the sessions (rows without dates), taken from the end, to fit
+        weights on.
+    horizon, embargo : int, default 1 and 5
+        Label horizon and embargo in sessions: ``horizon + embargo`` sessions
+        are left out between the fitting and validation slices.
+    gap : int, optional
+        Rows left out instead, for fits without dates (default
+        :func:`~market_assets.quant.cv.fallback_gap_rows`).
 
     Attributes
     ----------
@@ -140,9 +184,12 @@ class WeightedAverageRegressor(RegressorMixin, _WeightedAverage):
     estimators_ : list, members refitted on all rows.
     """
 
-    def fit(self, X, y) -> WeightedAverageRegressor:  # noqa: N803
-        """Fit weights on the validation slice, then refit members; returns ``self``."""
-        return self._fit(X, y, None)
+    def fit(self, X, y, dates: Dates = None) -> WeightedAverageRegressor:  # noqa: N803
+        """Fit weights on the validation slice, then refit members; returns ``self``.
+
+        ``dates``: session date of every row (see the module docstring).
+        """
+        return self._fit(X, y, None, dates)
 
     def predict(self, X) -> np.ndarray:  # noqa: N803
         """The weighted mean forecast."""
@@ -152,10 +199,10 @@ class WeightedAverageRegressor(RegressorMixin, _WeightedAverage):
 class WeightedAverageClassifier(ClassifierMixin, _WeightedAverage):
     """Weighted mean of member probabilities; see :class:`WeightedAverageRegressor`."""
 
-    def fit(self, X, y) -> WeightedAverageClassifier:  # noqa: N803
+    def fit(self, X, y, dates: Dates = None) -> WeightedAverageClassifier:  # noqa: N803
         """Fit weights on the validation slice, then refit members; returns ``self``."""
         self.classes_ = np.unique(np.asarray(y))
-        return self._fit(X, y, self.classes_)
+        return self._fit(X, y, self.classes_, dates)
 
     def predict_proba(self, X) -> np.ndarray:  # noqa: N803
         """Weighted mean probabilities, columns in the order of ``classes_``."""
@@ -166,41 +213,46 @@ class WeightedAverageClassifier(ClassifierMixin, _WeightedAverage):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
-class _ForwardStacking(BaseEstimator):
+class _ForwardStacking(_TimeCut, BaseEstimator):
     def __init__(
         self,
         estimators: Members,
         final_estimator: BaseEstimator | None = None,
         n_splits: int = 3,
-        gap: int = 0,
+        horizon: int = 1,
+        embargo: int = 5,
+        gap: int | None = None,
     ) -> None:
         self.estimators = estimators
         self.final_estimator = final_estimator
         self.n_splits = n_splits
+        self.horizon = horizon
+        self.embargo = embargo
         self.gap = gap
 
     def _meta_features(self, members: list[BaseEstimator], X, classes) -> np.ndarray:  # noqa: N803
         return np.hstack([_member_output(m, X, classes) for m in members])
 
-    def _fit(self, X, y, classes: np.ndarray | None, default_final: BaseEstimator):  # noqa: N803
+    def _fit(self, X, y, classes: np.ndarray | None, default_final: BaseEstimator, dates: Dates):  # noqa: N803
         _check_members(self.estimators)
         y = np.asarray(y)
-        blocks = np.array_split(np.arange(len(y)), self.n_splits + 1)
-        if self.n_splits < 1 or min(len(b) for b in blocks) <= self.gap:
+        units, gap, kind = self._units_and_gap(len(y), dates)
+        n_units = int(units.max()) + 1
+        blocks = np.array_split(np.arange(n_units), max(self.n_splits, 0) + 1)
+        if self.n_splits < 1 or min(len(b) for b in blocks) <= gap:
             raise ValueError(
-                f"{len(y)} rows cannot form n_splits={self.n_splits} forward folds with "
-                f"gap={self.gap}; expected n_splits >= 1 and each of the n_splits + 1 blocks "
-                "longer than gap"
+                f"{n_units} {kind} cannot form n_splits={self.n_splits} forward "
+                f"folds with gap={gap}; expected n_splits >= 1 and each of the n_splits + 1 blocks "
+                f"longer than gap {kind}"
             )
         meta, meta_y = [], []
-        for block in blocks[1:]:
-            train = np.arange(block[0] - self.gap)
-            members = _fit_members(self.estimators, _rows(X, train), y[train])
+        for train, block in forward_splits(units, blocks[1:], gap):
+            members = _fit_members(self.estimators, _rows(X, train), y[train], _subset(dates, train))
             meta.append(self._meta_features(members, _rows(X, block), classes))
             meta_y.append(y[block])
         final = default_final if self.final_estimator is None else self.final_estimator
         self.final_estimator_ = clone(final).fit(np.vstack(meta), np.concatenate(meta_y))
-        self.estimators_ = _fit_members(self.estimators, X, y)
+        self.estimators_ = _fit_members(self.estimators, X, y, dates)
         return self
 
 
@@ -214,13 +266,20 @@ class ForwardStackingRegressor(RegressorMixin, _ForwardStacking):
         Default ``LinearRegression(positive=True)``: non-negative member weights.
     n_splits : int, default 3
         Forward folds producing the meta-features.
-    gap : int, default 0
-        Rows left out before each predicted block.
+    horizon, embargo : int, default 1 and 5
+        Label horizon and embargo in sessions: ``horizon + embargo`` sessions
+        are left out before each predicted block.
+    gap : int, optional
+        Rows left out instead, for fits without dates (default
+        :func:`~market_assets.quant.cv.fallback_gap_rows`).
     """
 
-    def fit(self, X, y) -> ForwardStackingRegressor:  # noqa: N803
-        """Learn the combination on forward predictions, refit members; returns ``self``."""
-        return self._fit(X, y, None, LinearRegression(positive=True))
+    def fit(self, X, y, dates: Dates = None) -> ForwardStackingRegressor:  # noqa: N803
+        """Learn the combination on forward predictions, refit members; returns ``self``.
+
+        ``dates``: session date of every row (see the module docstring).
+        """
+        return self._fit(X, y, None, LinearRegression(positive=True), dates)
 
     def predict(self, X) -> np.ndarray:  # noqa: N803
         """Final estimator applied to the members' forecasts."""
@@ -231,10 +290,10 @@ class ForwardStackingRegressor(RegressorMixin, _ForwardStacking):
 class ForwardStackingClassifier(ClassifierMixin, _ForwardStacking):
     """Stacking on member probabilities; final default ``LogisticRegression()``."""
 
-    def fit(self, X, y) -> ForwardStackingClassifier:  # noqa: N803
+    def fit(self, X, y, dates: Dates = None) -> ForwardStackingClassifier:  # noqa: N803
         """Learn the combination on forward probabilities, refit members; returns ``self``."""
         self.classes_ = np.unique(np.asarray(y))
-        return self._fit(X, y, self.classes_, LogisticRegression(max_iter=1000))
+        return self._fit(X, y, self.classes_, LogisticRegression(max_iter=1000), dates)
 
     def predict_proba(self, X) -> np.ndarray:  # noqa: N803
         """Probabilities, columns in the order of ``classes_``."""

@@ -15,10 +15,15 @@ Conventions
   model (the momentum baseline looks its feature up by name).
 * Pipeline-level options travel in ``params`` next to the estimator
   hyperparameters, under the reserved keys of :data:`PIPELINE_OPTIONS`.
+* ``horizon`` and ``embargo`` (sessions) describe the labels, not a model:
+  they reach every estimator that cuts its training rows in time (the
+  CV-tuned ``ridge``, the ensembles and their members) and are ignored by the
+  others.  Those estimators also want the rows' session dates at fit time:
+  fit with :func:`market_assets.quant.models.fitting.fit_model`.
 * Ensembles (``weighted_average``, ``stacking``) take ``members`` (zoo names),
   optional ``member_params`` ({name: params}) and their own options
-  (``method``, ``validation_fraction``, ``n_splits``, ``gap``); each linear
-  member carries its own scaler.
+  (``method``, ``validation_fraction``, ``n_splits``, and ``gap`` in rows
+  for fits without dates); each linear member carries its own scaler.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from market_assets.quant.models import ensembles
+from market_assets.quant.models.fitting import set_purge
 from market_assets.quant.models.zoo import (
     CLASSIFICATION_TASKS,
     build_estimator,
@@ -44,6 +50,8 @@ from market_assets.quant.models.zoo import (
 PIPELINE_OPTIONS: dict[str, str] = {
     "max_abs_corr": "drop the later of two features with |corr| above this (CorrelationFilter)",
     "select_k": "keep the k features with most mutual information with the target",
+    "horizon": "label horizon in sessions, for estimators that purge their own folds",
+    "embargo": "sessions of embargo after the label horizon, for estimators that purge their own folds",
 }
 DEFAULT_MEMBERS: tuple[str, ...] = ("ridge", "random_forest", "lightgbm")
 
@@ -87,9 +95,10 @@ def make_model(
     if needs_scaling(name):
         steps.append(("scale", StandardScaler()))
     if name in ("weighted_average", "stacking"):
-        steps.append(("model", _ensemble(name, task, options, random_state)))
+        model = _ensemble(name, task, options, random_state)
     else:
-        steps.append(("model", build_estimator(name, task, options, random_state)))
+        model = build_estimator(name, task, options, random_state)
+    steps.append(("model", set_purge(model, pipeline_options.get("horizon"), pipeline_options.get("embargo"))))
     return Pipeline(steps).set_output(transform="pandas")
 
 

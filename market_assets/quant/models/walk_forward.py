@@ -3,7 +3,9 @@
 Each fold fits a *fresh* model (from a factory) on its training rows and
 predicts its test rows; folds come from
 :class:`market_assets.quant.cv.PurgedWalkForwardSplit`, so training labels
-never overlap the test fold.
+never overlap the test fold.  A model that cuts its own training rows in time
+(the CV-tuned ridge, the ensembles) gets the fold's session dates and the
+splitter's ``horizon`` and ``embargo`` for its inner folds.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sklearn.base import BaseEstimator, is_classifier
 
 from market_assets.quant import metrics
 from market_assets.quant.cv import PurgedWalkForwardSplit
+from market_assets.quant.models.fitting import fit_model, set_purge
 
 
 def _rows(X, index: np.ndarray):  # noqa: N803 - sklearn naming
@@ -53,7 +56,8 @@ def walk_forward_folds(
     if not len(y) == len(date_values) == len(X):
         raise ValueError(f"X, y and dates must be row-aligned, got {len(X)}, {len(y)}, {len(date_values)} rows")
     for fold, (train, test) in enumerate(cv.split(date_values)):
-        model = factory().fit(_rows(X, train), y[train])
+        model = set_purge(factory(), cv.horizon, cv.embargo)
+        model = fit_model(model, _rows(X, train), y[train], date_values[train])
         x_test = _rows(X, test)
         columns = {"fold": np.full(test.size, fold), "row": test, "date": metrics.as_series(date_values[test], "date"),
                    "y_true": y[test], "y_pred": np.asarray(model.predict(x_test))}

@@ -21,9 +21,14 @@ Models
 ``linear`` (regression)
     Ordinary least squares.
 ``ridge``, ``lasso``, ``elasticnet``
-    Penalised least squares for regression (default ``alpha`` 1 for ridge,
-    1e-4 for the L1 models, sized for daily returns on standardised
-    features); for classification (default ``alpha`` 1) the logistic
+    Penalised least squares for regression.  ``ridge`` without an ``alpha``
+    is :class:`~market_assets.quant.models.purged_ridge.PurgedRidgeCV`: it
+    chooses ``alpha`` (1e-1 .. 1e6) by purged walk-forward CV on its training
+    rows (params ``alphas``, ``n_splits``, ``min_train_fraction``, and the
+    labels' ``horizon`` / ``embargo``); with ``params={"alpha": a}`` it is a
+    plain :class:`~sklearn.linear_model.Ridge`.  The L1 models default to
+    ``alpha`` 1e-4, sized for daily returns on standardised features.  For
+    classification (default ``alpha`` 1) all three are the logistic
     regression with the same penalty and ``C = 1 / alpha`` (so ``alpha`` means
     "more regularisation" in both tasks).
 ``random_forest``, ``xgboost``, ``lightgbm``
@@ -50,6 +55,7 @@ from sklearn.preprocessing import LabelEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from market_assets.quant.models.baselines import MomentumRegressor
+from market_assets.quant.models.purged_ridge import PurgedRidgeCV
 
 TASKS: tuple[str, ...] = ("regression", "direction", "five_class")
 CLASSIFICATION_TASKS: tuple[str, ...] = ("direction", "five_class")
@@ -99,8 +105,10 @@ def _linear(name: str) -> Builder:
         if task == "regression":
             if name == "linear":
                 return LinearRegression(**params)
+            if name == "ridge" and "alpha" not in params:
+                return PurgedRidgeCV(**params)
             # returns are ~1e-2: an L1 penalty of 1 would zero every coefficient
-            extra = {"alpha": 1.0} if name == "ridge" else {"alpha": 1e-4, "random_state": random_state}
+            extra = {} if name == "ridge" else {"alpha": 1e-4, "random_state": random_state}
             return regressors[name](**{**extra, **params})
         options = dict(params)
         alpha = float(options.pop("alpha", 1.0))

@@ -94,3 +94,87 @@ def test_classifier_ensembles_align_classes_missing_early() -> None:
         assert proba.shape == (120, 3)
         np.testing.assert_allclose(proba.sum(axis=1), 1.0)
         np.testing.assert_array_equal(model.classes_, [0.0, 1.0, 2.0])
+
+
+SESSION_FITS: list[np.ndarray] = []
+SESSION_PREDICTS: list[np.ndarray] = []
+
+
+class SessionSpy(RegressorMixin, BaseEstimator):
+    """Column 0 of X is the row's session number; records the sessions it fits and predicts."""
+
+    def fit(self, X, y):  # noqa: N803
+        SESSION_FITS.append(np.asarray(X)[:, 0].astype(int))
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):  # noqa: N803
+        SESSION_PREDICTS.append(np.asarray(X)[:, 0].astype(int))
+        return np.full(len(X), self.mean_)
+
+
+def _uneven_panel(n_sessions: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sessions with 3..7 rows each (symbols list and delist), rows shuffled."""
+    rows_per_session = 3 + np.arange(n_sessions) % 5
+    session = np.repeat(np.arange(n_sessions), rows_per_session)
+    dates = np.array([np.datetime64("2024-01-01") + int(s) for s in session])
+    order = np.random.default_rng(0).permutation(session.size)
+    return session[order].astype(float)[:, None], dates[order]
+
+
+def _sessions_are_whole(seen: np.ndarray, session: np.ndarray) -> bool:
+    """Every session in ``seen`` with all of its rows."""
+    return all(np.sum(seen == s) == np.sum(session == s) for s in np.unique(seen))
+
+
+def test_weighted_average_fits_weights_on_whole_later_sessions_after_horizon_plus_embargo() -> None:
+    SESSION_FITS.clear()
+    SESSION_PREDICTS.clear()
+    X, dates = _uneven_panel(20)
+    session = X[:, 0].astype(int)
+    model = WeightedAverageRegressor([("spy", SessionSpy())], validation_fraction=0.2, horizon=2, embargo=1)
+    model.fit(X, np.zeros(len(X)), dates=dates)
+    fitted, scored = SESSION_FITS[0], SESSION_PREDICTS[0]
+    assert sorted(set(scored)) == [16, 17, 18, 19]  # the last 20 % of sessions, not of rows
+    assert _sessions_are_whole(fitted, session) and _sessions_are_whole(scored, session)
+    # labels of the last fitting session close `horizon` sessions later, `embargo` more are dropped
+    assert scored.min() - fitted.max() - 1 == 2 + 1
+    assert sorted(set(SESSION_FITS[1])) == list(range(20))  # refitted on everything
+
+
+def test_stacking_blocks_are_whole_sessions_with_a_purged_gap() -> None:
+    SESSION_FITS.clear()
+    SESSION_PREDICTS.clear()
+    X, dates = _uneven_panel(24)
+    session = X[:, 0].astype(int)
+    ForwardStackingRegressor([("spy", SessionSpy())], n_splits=3, horizon=2, embargo=1).fit(
+        X, X[:, 0].copy(), dates=dates)
+    assert [sorted(set(p)) for p in SESSION_PREDICTS] == [list(range(6, 12)), list(range(12, 18)),
+                                                         list(range(18, 24))]
+    for fitted, scored in zip(SESSION_FITS, SESSION_PREDICTS, strict=False):
+        assert _sessions_are_whole(fitted, session) and _sessions_are_whole(scored, session)
+        assert scored.min() - fitted.max() - 1 >= 2 + 1
+
+
+def test_a_row_gap_with_dates_is_refused_and_rows_get_a_default_gap() -> None:
+    X, dates = _uneven_panel(20)
+    with pytest.raises(ValueError, match=r"gap=4 counts rows .* horizon \+ embargo = 6 sessions: drop gap"):
+        WeightedAverageRegressor([("a", _constant(0.0))], gap=4).fit(X, np.zeros(len(X)), dates=dates)
+    FIT_LOG.clear()
+    X = np.arange(100.0)[:, None]
+    WeightedAverageRegressor([("spy", RowSpy())]).fit(X, np.zeros(100))  # no dates: 2 % of rows
+    assert FIT_LOG[0] == (0, 77)
+
+
+def test_ensemble_members_get_the_dates_of_their_rows() -> None:
+    from market_assets.quant.models import make_model
+    from market_assets.quant.models.fitting import fit_model
+
+    rng = np.random.default_rng(3)
+    dates = np.repeat(np.arange(60), 8).astype("datetime64[D]")
+    X = rng.normal(size=(dates.size, 3))
+    y = 0.3 * X[:, 0] + rng.normal(size=dates.size)
+    model = make_model("stacking", "regression", {"members": ["ridge", "zero_return"], "horizon": 1, "embargo": 1})
+    fitted = fit_model(model, X, y, dates).named_steps["model"]
+    ridge = fitted.estimators_[0].named_steps["model"]
+    assert ridge.cv_used_dates_ and (ridge.horizon, ridge.embargo) == (1, 1)

@@ -124,3 +124,26 @@ def test_xgboost_classifier_tolerates_a_missing_class(small_panel: dict) -> None
 def test_random_state_reaches_the_estimator() -> None:
     model = make_model("random_forest", "regression", {"random_state": 1}, random_state=5)
     assert model.named_steps["model"].random_state == 5
+
+
+def test_default_ridge_chooses_alpha_by_purged_cv_and_a_given_alpha_is_kept() -> None:
+    from sklearn.linear_model import Ridge
+
+    from market_assets.quant.models.purged_ridge import PurgedRidgeCV
+
+    assert isinstance(make_model("ridge", "regression").named_steps["model"], PurgedRidgeCV)
+    assert type(make_model("ridge", "regression", {"alpha": 1.0}).named_steps["model"]) is Ridge
+    assert make_model("ridge", "direction").named_steps["model"].C == 1.0  # classification unchanged
+
+
+def test_horizon_and_embargo_reach_every_estimator_that_purges_its_own_folds() -> None:
+    params = {**ENSEMBLE_PARAMS, "horizon": 5, "embargo": 3}
+    for name in ("weighted_average", "stacking"):
+        ensemble = make_model(name, "regression", params).named_steps["model"]
+        assert (ensemble.horizon, ensemble.embargo) == (5, 3)
+        ridge = dict(ensemble.estimators)["ridge"].named_steps["model"]
+        assert (ridge.horizon, ridge.embargo) == (5, 3)
+    ridge = make_model("ridge", "regression", {"horizon": 20, "embargo": 0}).named_steps["model"]
+    assert (ridge.horizon, ridge.embargo) == (20, 0)
+    # estimators that do not cut their rows in time ignore them
+    assert "horizon" not in make_model("lightgbm", "regression", {"horizon": 5}).named_steps["model"].get_params()

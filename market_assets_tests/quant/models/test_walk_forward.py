@@ -35,3 +35,19 @@ def test_misaligned_inputs_and_unknown_scoring(small_panel: dict) -> None:
     oos = walk_forward_predict(lambda: make_model("ridge", "regression"), X, y, dates, CV)
     with pytest.raises(ValueError, match="unknown scoring 'sharpe'"):
         score_fold(oos, "sharpe")
+
+
+def test_each_fold_model_gets_its_session_dates_and_the_splitter_horizon(small_panel: dict) -> None:
+    from market_assets.quant.models import walk_forward_folds
+
+    X, y, dates = small_panel["X"], small_panel["regression"], small_panel["dates"]
+    seen = []
+
+    def factory():
+        model = make_model("ridge", "regression")
+        seen.append(model.named_steps["model"])
+        return model
+
+    list(walk_forward_folds(factory, X, y, dates, CV))
+    assert len(seen) == 3
+    assert all(r.cv_used_dates_ and (r.horizon, r.embargo) == (CV.horizon, CV.embargo) for r in seen)
