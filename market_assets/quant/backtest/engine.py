@@ -147,9 +147,11 @@ def simulate(
     if targets.ndim < 2 or targets.shape[0] != T or targets.shape[-1] != N:
         raise ValueError(f"targets have shape {targets.shape}; expected ({T}, ..., {N}) to match the panel "
                          "(sessions first, symbols last)")
-    state = state or EngineState.flat(targets.shape[1:], config.initial_capital)
-    targets = targets.copy()
-    targets[0] = state.targets
+    if state is None:
+        state = EngineState.flat(targets.shape[1:], config.initial_capital)
+    else:
+        targets = targets.copy()
+        targets[0] = state.targets
     market = _segments(panel, config, targets.ndim - 2)
     fast = (not config.path_dependent and np.isfinite(targets).all() and bool(state.pending.all())
             and not state.locked.any())

@@ -78,12 +78,19 @@ def deflated_sharpe_ratio(
         n_trials, sharpe_variance = trial.size, float(np.var(trial, ddof=1)) if trial.size > 1 else 0.0
     elif n_trials > 1 and sharpe_variance is None:
         raise ValueError(f"n_trials={n_trials} needs sharpe_variance (or pass trial_sharpes)")
-    sr = float(_per_session_sharpe(r))
-    sr0 = expected_max_sharpe(n_trials, sharpe_variance or 0.0)
-    g3 = float(stats.skew(r))
-    g4 = float(stats.kurtosis(r, fisher=False))
-    denominator = np.sqrt(1.0 - g3 * sr + (g4 - 1.0) / 4.0 * sr * sr)
-    return float(stats.norm.cdf((sr - sr0) * np.sqrt(len(r) - 1) / denominator))
+    return deflated_sharpe_from_moments(
+        float(_per_session_sharpe(r)), len(r), float(stats.skew(r)), float(stats.kurtosis(r, fisher=False)),
+        n_trials=n_trials, sharpe_variance=sharpe_variance or 0.0,
+    )
+
+
+def deflated_sharpe_from_moments(
+    sharpe: float, n_obs: int, skew: float, kurtosis: float, *, n_trials: int, sharpe_variance: float
+) -> float:
+    """The deflated Sharpe ratio from a per-session Sharpe, ``T``, skewness and (non-excess) kurtosis."""
+    sr0 = expected_max_sharpe(n_trials, sharpe_variance)
+    denominator = np.sqrt(1.0 - skew * sharpe + (kurtosis - 1.0) / 4.0 * sharpe * sharpe)
+    return float(stats.norm.cdf((sharpe - sr0) * np.sqrt(n_obs - 1) / denominator))
 
 
 @dataclass(frozen=True)
