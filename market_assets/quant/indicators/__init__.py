@@ -4,7 +4,9 @@ Pure computation (no Dagster, no I/O).  The public entry point is
 :mod:`market_assets.quant.features`; groups live in small modules
 (``trend``, ``momentum``, ``volatility``, ``volume``, ``returns``,
 ``alpha158``, ``calendar``, ``cross_section``) and are merged into
-:data:`FEATURE_SPECS`.
+:data:`FEATURE_SPECS`.  :mod:`.relations` marks the names that are affine
+copies of another feature (aliases, kept for library parity) and groups
+monotone transforms of one signal into families.
 
 Computation (:mod:`.engine`): the panel becomes time-major ``(sessions ×
 symbols)`` matrices (:mod:`._frame`); per-symbol features are NumPy kernels
@@ -32,16 +34,36 @@ from market_assets.quant.indicators import (
     volume,
 )
 from market_assets.quant.indicators.engine import compute_panel
-from market_assets.quant.indicators.registry import FeatureSpec, TalibCall, build_registry, resolve, with_dependencies
-
-FEATURE_SPECS: dict[str, FeatureSpec] = build_registry(
-    m.specs() for m in (returns, trend, momentum, volatility, volume, alpha158, calendar, cross_section)
+from market_assets.quant.indicators.registry import (
+    Alias,
+    FeatureSpec,
+    TalibCall,
+    build_registry,
+    resolve,
+    with_dependencies,
 )
+from market_assets.quant.indicators.relations import family_members, with_relations
+
+FEATURE_SPECS: dict[str, FeatureSpec] = with_relations(build_registry(
+    m.specs() for m in (returns, trend, momentum, volatility, volume, alpha158, calendar, cross_section)
+))
 
 
 def feature_names() -> list[str]:
-    """All feature names, in registry order (stable)."""
+    """All feature names, in registry order (stable), aliases included."""
     return list(FEATURE_SPECS)
+
+
+def canonical_feature_names(*, history_dependent: bool = True) -> list[str]:
+    """Feature names without aliases (and without history-dependent ones if ``history_dependent=False``)."""
+    return [n for n, s in FEATURE_SPECS.items()
+            if s.alias is None and (history_dependent or not s.history_dependent)]
+
+
+def feature_families(names: Sequence[str] | None = None) -> dict[str, str]:
+    """Feature -> family name (see :mod:`.relations`); names outside the registry are their own family."""
+    names = list(FEATURE_SPECS) if names is None else names
+    return {n: FEATURE_SPECS[n].family if n in FEATURE_SPECS else n for n in names}
 
 
 def max_warmup(features: Sequence[str] | None = None) -> int:
@@ -90,4 +112,7 @@ def compute_features(prices: pl.DataFrame, *, features: Sequence[str] | None = N
     return compute_panel(prices, FEATURE_SPECS, features, output_dates)
 
 
-__all__ = ["FEATURE_SPECS", "FeatureSpec", "TalibCall", "compute_features", "feature_names", "max_warmup"]
+__all__ = [
+    "FEATURE_SPECS", "Alias", "FeatureSpec", "TalibCall", "canonical_feature_names", "compute_features",
+    "family_members", "feature_families", "feature_names", "max_warmup",
+]

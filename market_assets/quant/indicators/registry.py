@@ -59,13 +59,38 @@ class TalibCall:
 
 
 @dataclass(frozen=True)
+class Alias:
+    """A feature that is an affine copy of another by construction: ``offset + scale * canonical``.
+
+    It holds for every row where both are defined (float rounding aside) and
+    both are null on the same rows; ``reason`` says why in words.
+    """
+
+    canonical: str
+    scale: float = 1.0
+    offset: float = 0.0
+    reason: str = ""
+
+    def relation(self, name: str) -> str:
+        """``name = offset + scale * canonical`` written plainly, e.g. ``willr_14 = stoch_fastk_14 - 100``."""
+        term = self.canonical if self.scale == 1 else (
+            f"-{self.canonical}" if self.scale == -1 else f"{self.scale:g} * {self.canonical}")
+        if not self.offset:
+            return f"{name} = {term}"
+        if term.startswith("-"):
+            return f"{name} = {self.offset:g} - {term[1:]}"
+        return f"{name} = {term} {'+' if self.offset > 0 else '-'} {abs(self.offset):g}"
+
+
+@dataclass(frozen=True)
 class FeatureSpec:
     """One documented feature.
 
     Attributes
     ----------
     name, group, description
-        Stable lower-case name, family, and the convention in words.
+        Stable lower-case name, the module group (``trend``, ``alpha158``, ...),
+        and the convention in words.
     warmup
         Sessions of history before the first non-null value.
     memory
@@ -92,6 +117,15 @@ class FeatureSpec:
         Per-symbol NumPy kernel: maps a :class:`.chunk.Chunk` (time-major
         ``(sessions × symbols)`` block with memoised intermediates) to a
         matrix of the same shape.  Warm-up rows and ±inf are nulled by the engine.
+    alias
+        Set when the feature is an affine copy of another one by construction
+        (see :mod:`.relations`): the library keeps it for TA-Lib / Alpha158
+        parity, ``feature_table`` stores only the canonical feature.
+    family
+        Name of the signal this feature is a strictly monotone transform of
+        within every session (so its per-session rank IC equals the family's up
+        to sign); the family is named after its canonical member.  Assigned by
+        :func:`.relations.with_relations` (its own name when it has no relative).
     """
 
     name: str
@@ -107,6 +141,13 @@ class FeatureSpec:
     talib: TalibCall | None = None
     history_dependent: bool = False
     kernel: Callable[[Chunk], np.ndarray] | None = None
+    alias: Alias | None = None
+    family: str = ""
+
+    @property
+    def alias_of(self) -> str | None:
+        """The canonical feature this one is an affine copy of, or None."""
+        return self.alias.canonical if self.alias is not None else None
 
     @property
     def lookback(self) -> int:
