@@ -50,7 +50,7 @@ class ClassSizes:
         index = np.where(present, signal, 2.0)
         if np.any((index != np.round(index)) | (index < 0) | (index > 4)):
             bad = index[(index != np.round(index)) | (index < 0) | (index > 4)][0]
-            raise ValueError(f"class index {bad!r}; expected an integer 0..4 ({', '.join(SIGNAL_CLASSES)})")
+            raise ValueError(f"class index {float(bad)!r}; expected an integer 0..4 ({', '.join(SIGNAL_CLASSES)})")
         out = np.asarray(self.sizes, dtype=np.float64)[index.astype(np.int64)]
         if confidence is not None and self.min_confidence > 0:
             out = np.where(np.nan_to_num(confidence, nan=0.0) >= self.min_confidence, out, 0.0)
