@@ -7,16 +7,14 @@ Conventions
   ``y_true > 0``: a zero is "not up" on both sides, matching an up/not-up
   direction label, so a zero-return forecast scores the share of non-positive
   returns rather than 0.
-* **IC** (information coefficient) is computed per date across symbols
-  (cross-sectional Pearson correlation of prediction and realised return), then
-  averaged over dates with equal weight.  **Rank IC** is the same with
-  Spearman (Pearson of average ranks).  Dates with fewer than 2 rows, or with a
-  constant prediction or outcome, have no defined correlation and are
-  excluded; ``n_ic_dates`` reports how many dates counted.  With no such date
-  the IC is NaN (never a default of 0).
-* **ICIR** = mean(IC) / std(IC) over dates (sample std, ``ddof=1``), **per
-  period**: it is *not* annualised.  Multiply by ``sqrt(periods per year)``
-  (e.g. ``sqrt(252)`` for daily ICs) to annualise.
+* **IC** (information coefficient) and **ICIR** follow the one definition of
+  :mod:`market_assets.quant.ic`: per date across symbols (Pearson; rank IC is
+  Spearman on average ranks), rows with a NaN on either side left out, dates
+  with fewer than 2 rows or a constant side excluded (``n_ic_dates`` counts
+  the dates that counted), then an equal-weighted mean over dates; ICIR =
+  mean / std (ddof=1) **per period**, *not* annualised (multiply by
+  ``sqrt(periods per year)``, e.g. ``sqrt(252)`` for daily ICs).  With no
+  defined date the IC is NaN (never a default of 0).
 * **Classification** metrics take the true class and the predicted
   probabilities whose columns follow ``classes`` (sorted labels, like a fitted
   classifier's ``classes_``).  F1 is macro-averaged over ``classes``; ROC AUC
@@ -38,6 +36,8 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 from sklearn import metrics as skm
+
+from market_assets.quant.ic import cross_sectional_ic, summarise_ic
 
 TERCILES: tuple[str, str, str] = ("low", "mid", "high")
 
@@ -67,12 +67,12 @@ def directional_accuracy(y_true: Sequence[float], y_pred: Sequence[float]) -> fl
 def daily_ic(
     dates: Sequence, y_true: Sequence[float], y_pred: Sequence[float], *, method: str = "pearson"
 ) -> pl.DataFrame:
-    """Per-date cross-sectional correlation of prediction and outcome.
+    """Per-date cross-sectional correlation of prediction and outcome (:mod:`market_assets.quant.ic`).
 
     Parameters
     ----------
     dates, y_true, y_pred : array-like
-        Row-aligned; ``dates`` groups the cross-sections.
+        Row-aligned; ``dates`` groups the cross-sections.  NaN rows are left out.
     method : {"pearson", "spearman"}
         Spearman ranks within each date (average ranks for ties).
 
@@ -84,33 +84,41 @@ def daily_ic(
     """
     if method not in ("pearson", "spearman"):
         raise ValueError(f"method must be 'pearson' or 'spearman', got {method!r}")
-    frame = pl.DataFrame(
-        {"date": as_series(dates, "date"), "t": _as_float(y_true, "y_true"), "p": _as_float(y_pred, "y_pred")}
-    )
-    if method == "spearman":
-        frame = frame.with_columns(
-            pl.col("t").rank("average").over("date"), pl.col("p").rank("average").over("date")
-        )
-    spread = (pl.col("t").std() > 0) & (pl.col("p").std() > 0)
+    column = "ic" if method == "pearson" else "rank_ic"
     return (
-        frame.group_by("date")
-        .agg(ic=pl.when(spread).then(pl.corr("t", "p")), n=pl.len())
-        .filter(pl.col("ic").is_not_null() & pl.col("ic").is_not_nan())
-        .sort("date")
+        _ic_frame(dates, y_true, y_pred)
+        .select("date", pl.col(column).alias("ic"), "n")
+        .filter(pl.col("ic").is_not_null())
     )
 
 
 def ic_summary(dates: Sequence, y_true: Sequence[float], y_pred: Sequence[float]) -> dict[str, float]:
-    """Mean IC, mean rank IC, ICIR and rank ICIR (per period, not annualised)."""
-    out: dict[str, float] = {}
-    for prefix, method in (("ic", "pearson"), ("rank_ic", "spearman")):
-        ic = daily_ic(dates, y_true, y_pred, method=method)["ic"].to_numpy()
-        mean = float(np.mean(ic)) if ic.size else float("nan")
-        std = float(np.std(ic, ddof=1)) if ic.size > 1 else float("nan")
-        out[prefix] = mean
-        out[f"{prefix}ir"] = mean / std if std > 0 else float("nan")
-        out[f"n_{prefix}_dates"] = float(ic.size)
-    return out
+    """Mean IC, mean rank IC, ICIR and rank ICIR (per period, not annualised), NaN when undefined.
+
+    Returns
+    -------
+    dict[str, float]
+        ``ic, icir, n_ic_dates, rank_ic, rank_icir, n_rank_ic_dates``.
+    """
+    row = summarise_ic(_ic_frame(dates, y_true, y_pred), by=()).row(0, named=True)
+
+    def number(value: float | int | None) -> float:
+        return float("nan") if value is None else float(value)
+
+    return {
+        "ic": number(row["mean_ic"]), "icir": number(row["icir"]), "n_ic_dates": number(row["n_sessions"]),
+        "rank_ic": number(row["mean_rank_ic"]), "rank_icir": number(row["rank_icir"]),
+        "n_rank_ic_dates": number(row["n_rank_sessions"]),
+    }
+
+
+def _ic_frame(dates: Sequence, y_true: Sequence[float], y_pred: Sequence[float]) -> pl.DataFrame:
+    """Per-date IC of the prediction with the outcome (``date, ic, rank_ic, n``)."""
+    true, pred = _as_float(y_true, "y_true"), _as_float(y_pred, "y_pred")
+    if true.shape != pred.shape:
+        raise ValueError(f"y_true has {true.size} rows but y_pred has {pred.size}")
+    frame = pl.DataFrame({"date": as_series(dates, "date"), "y_pred": pred, "y_true": true})
+    return cross_sectional_ic(frame, ["y_pred"], ["y_true"]).select("date", "ic", "rank_ic", "n")
 
 
 def regression_metrics(

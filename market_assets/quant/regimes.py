@@ -3,10 +3,13 @@
 Conventions
 -----------
 * The market series is the equal-weighted mean, over the symbols trading that
-  session, of each symbol's adj_close log return (``log(adj_close_t /
-  adj_close_prev)``, previous row of the same symbol); ``vol`` is the sample
-  standard deviation (ddof=1) of that mean return over the trailing
-  ``vol_window`` sessions, null until the window is full.
+  session, of each symbol's one-session adj_close log return
+  (``log(adj_close_t / adj_close_prev)``, counted only when the symbol's
+  previous row is the panel's previous session: a return across a gap is
+  left out, so a session's market return depends on that session and the one
+  before only, wherever the data start); ``vol`` is the sample standard
+  deviation (ddof=1) of that mean return over the trailing ``vol_window``
+  sessions, null until the window is full.
 * The model is fitted on complete rows with ``date <= fit_end`` only.  Both
   features are standardised with the mean and standard deviation of that fit
   sample (hmmlearn's ``min_covar`` floor would swamp raw daily variances).
@@ -87,9 +90,14 @@ def market_series(prices: pl.DataFrame, *, vol_window: int = 20) -> pl.DataFrame
         row = bad.row(0, named=True)
         raise ValueError(f"prices: adj_close {row['adj_close']} for {row['symbol']!r} on {row['date']}; "
                          "expected a positive price")
-    logret = (pl.col("adj_close") / pl.col("adj_close").shift(1)).log().over("symbol", order_by="date")
+    dates = prices.select(pl.col("date").unique().sort())
+    previous_session = dates.with_columns(pl.col("date").shift(1).alias("previous_session"))
+    by_symbol = {"partition_by": "symbol", "order_by": "date"}
+    logret = (pl.col("adj_close") / pl.col("adj_close").shift(1).over(**by_symbol)).log()
+    consecutive = pl.col("date").shift(1).over(**by_symbol) == pl.col("previous_session")
     return (
-        prices.select("date", logret.alias("r"))
+        prices.join(previous_session, on="date", how="left")
+        .select("date", pl.when(consecutive).then(logret).alias("r"))
         .group_by("date")
         .agg(pl.col("r").mean().alias("ret"))
         .sort("date")

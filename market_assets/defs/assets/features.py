@@ -4,17 +4,19 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from market_assets.defs.checks.feature_checks import FEATURE_CHECK_SPECS, feature_check_results
-from market_assets.defs.metadata import frame_preview
-from market_assets.defs.assets.regimes import REGIME_WARMUP_SESSIONS
 from market_assets.defs.assets.daily import DAILY, session_window
+from market_assets.defs.checks.feature_checks import FEATURE_CHECK_SPECS, feature_check_results
+from market_assets.defs.metadata import add_partition_metadata, frame_preview
 from market_assets.defs.partitions import partition_dates
-from market_assets.quant.features import FEATURE_SPECS, max_warmup
+from market_assets.quant.features import FEATURE_SPECS, canonical_feature_names, max_warmup
+from market_assets.workflow.regimes import REGIME_WARMUP_SESSIONS
 
 # Features whose value depends on where the data starts (cumulative OBV and A/D
 # levels, Parabolic SAR) are left out: a nightly run and a full recompute would
 # disagree. Their windowed versions (obv_flow_20, cmf_20, vpt_flow_20) stay.
-FEATURES = [name for name, spec in FEATURE_SPECS.items() if not spec.history_dependent]
+# Aliases (affine copies such as willr_14 = stoch_fastk_14 - 100, see
+# market_assets.quant.indicators.relations) are stored once, as their canonical feature.
+FEATURES = canonical_feature_names(history_dependent=False)
 REGIME_FEATURES = ["p_bull", "p_bear", "p_sideways"]
 
 
@@ -26,6 +28,12 @@ class FeatureCheckConfig(dg.Config):
     )
     max_abs_corr: float = Field(
         default=0.95, description="WARN on feature pairs with |Pearson correlation| above this."
+    )
+    per_session_check_limit: int = Field(
+        default=31, ge=0,
+        description="Range runs of at most this many sessions also record each row check's result on each "
+        "session (one event per session and check); longer runs record one result per check with a "
+        "per-session breakdown.",
     )
 
 
@@ -72,26 +80,40 @@ def build_feature_table(features: list[str]) -> dg.AssetsDefinition:
             compute_features(validated_prices, features=features, output_dates=sessions)
             .join(market_regimes.select("date", *REGIME_FEATURES), on="date", how="left")
         )
-        checked = table.join(history, on=["date", "symbol"], how="left")
-        yield dg.Output(
-            table,
-            metadata={
-                "sessions": len(sessions),
-                "symbols": table["symbol"].n_unique(),
-                "features": len(table.columns) - 2,
-                "lookback_sessions": lookback,
-                "preview": frame_preview(table.select(table.columns[:8]).tail(10)),
-            },
+        context.log.info(
+            f"{table.height:,} rows, {table['symbol'].n_unique():,} symbols, "
+            f"{_null_share(table):.2%} of feature values null over the run's sessions"
         )
+        add_partition_metadata(context, table, _describe)
+        yield dg.Output(table)
         yield from feature_check_results(
-            checked,
+            table.join(history, on=["date", "symbol"], how="left"),
+            sessions=sorted(context.partition_keys),
             warmups=warmups,
             per_date_features=per_date,
             max_null_share=config.max_null_share,
             max_abs_corr=config.max_abs_corr,
+            per_session_limit=config.per_session_check_limit,
         )
 
     return feature_table
+
+
+def _describe(partition_key: str, rows: pl.DataFrame) -> dict[str, object]:
+    """The session's own counts, null share and preview."""
+    return {
+        "rows": rows.height,
+        "symbols": rows["symbol"].n_unique(),
+        "features": len(rows.columns) - 2,
+        "null_share": dg.MetadataValue.float(_null_share(rows)),
+        "preview": frame_preview(rows.select(rows.columns[:8])),
+    }
+
+
+def _null_share(frame: pl.DataFrame) -> float:
+    """Share of null cells among the feature columns (warm-up included); 0.0 for no rows."""
+    cells = frame.height * (len(frame.columns) - 2)
+    return float(frame.drop("date", "symbol").null_count().sum_horizontal()[0] / cells) if cells else 0.0
 
 
 feature_table = build_feature_table(FEATURES)
