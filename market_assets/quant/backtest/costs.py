@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from market_assets.quant.backtest.arrays import sum_last
+
 #: Sessions per year: annualisation of borrow rates and of every metric.
 SESSIONS_PER_YEAR = 252
 
@@ -79,12 +81,14 @@ def post_trade_scale(
 ) -> np.ndarray:
     """``v = V+ / V-`` for proportional costs, in weights (last axis: assets).
 
-    Solves ``v = (1 - c * sum|u * v - x|) / (1 + b * sum max(-u, 0))`` by
-    fixed-point iteration, where ``u`` are the target weights (of ``V+``),
-    ``x`` the drifted weights before the trade (of ``V-``), ``c`` the
-    proportional rate and ``b`` the borrow rate per session.  The map is a
-    contraction with factor ``c * sum|u| <= c * gross``, so a few iterations
-    reach machine precision.
+    Solves ``f(v) = v * (1 + b * sum max(-u, 0)) - 1 + c * sum |u * v - x| = 0``,
+    where ``u`` are the target weights (of ``V+``), ``x`` the drifted weights
+    before the trade (of ``V-``), ``c`` the proportional rate and ``b`` the
+    borrow rate per session.  ``f`` is convex, piecewise linear and
+    increasing while the gross exposure stays below ``1 / c``, so Newton's
+    method reaches the root exactly once the signs of the trades settle (one
+    or two steps).  Sessions without a trade or a short are solved in closed
+    form and skipped.
 
     Raises
     ------
@@ -92,14 +96,30 @@ def post_trade_scale(
         If it does not converge (gross exposure of ``1 / c`` or more).
     """
     c, b = costs.proportional_rate, costs.borrow_rate_per_session
-    denominator = 1.0 + b * np.maximum(-targets, 0.0).sum(axis=-1)
-    v = (1.0 - c * np.abs(targets - drifted).sum(axis=-1)) / denominator
+    n = targets.shape[-1]
+    u, x = targets.reshape(-1, n), drifted.reshape(-1, n)
+    if b:
+        shorts = sum_last(np.maximum(-u, 0.0))
+        d = 1.0 + b * shorts
+        v = 1.0 / d
+    else:
+        shorts, d, v = None, None, np.ones(len(u))
     if c == 0.0:
-        return v
+        return v.reshape(targets.shape[:-1])
+    moving = (u != x)[:, 0] if n == 1 else (u != x).any(axis=1)
+    rows = np.flatnonzero(moving if shorts is None else moving | (shorts > 0))
+    uu, xx = u[rows], x[rows]
+    dd = 1.0 if d is None else d[rows]
+    w = (1.0 - c * sum_last(np.abs(uu - xx))) / dd
     for _ in range(max_iter):
-        new = (1.0 - c * np.abs(targets * v[..., None] - drifted).sum(axis=-1)) / denominator
-        if np.max(np.abs(new - v), initial=0.0) <= tol:
-            return new
-        v = new
-    raise ValueError(f"post-trade NAV did not converge in {max_iter} iterations (change "
-                     f"{np.max(np.abs(new - v)):.3g}); gross exposure too large for cost rate {c}")
+        trade = uu * w[:, None] - xx
+        f = w * dd - 1.0 + c * sum_last(np.abs(trade))
+        slope = dd + c * sum_last(uu * np.sign(trade))
+        new = w - f / slope
+        step = np.max(np.abs(new - w), initial=0.0)
+        w = new
+        if step <= tol:
+            v[rows] = w
+            return v.reshape(targets.shape[:-1])
+    raise ValueError(f"post-trade NAV did not converge in {max_iter} iterations (last step {step:.3g}); "
+                     f"gross exposure too large for cost rate {c}")

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from market_assets.quant.backtest.arrays import cumprod0, sum_last
 from market_assets.quant.backtest.costs import CostModel, post_trade_scale
 from market_assets.quant.backtest.panel import MarketPanel
 
@@ -124,7 +125,8 @@ class Simulation:
 
 
 def simulate(
-    targets: np.ndarray, panel: MarketPanel, config: ExecutionConfig, state: EngineState | None = None
+    targets: np.ndarray, panel: MarketPanel, config: ExecutionConfig, state: EngineState | None = None,
+    *, isolated: bool = False,
 ) -> Simulation:
     """Run target weights through the market (see module docstring for the timing).
 
@@ -141,18 +143,32 @@ def simulate(
     state
         The state at the close of row 0 (from :attr:`Simulation.final` of the
         previous period); default: flat with ``config.initial_capital``.
+    isolated
+        Each symbol is its own portfolio with its own ``initial_capital``
+        (like vectorbt's ungrouped columns): ``targets`` is ``(T, N)``, the
+        results' batch axis is the symbols (``returns``, ``nav``: ``(T, N)``;
+        ``weights``, ``trades``: ``(T, N, 1)``).
     """
     targets = np.asarray(targets, dtype=np.float64)
     T, N = panel.shape
-    if targets.ndim < 2 or targets.shape[0] != T or targets.shape[-1] != N:
+    if isolated:
+        if targets.shape != (T, N):
+            raise ValueError(f"isolated targets have shape {targets.shape}; expected the panel's {(T, N)}")
+        market = _segments(panel, config, 0)
+        market = _Market(*(None if a is None else a[..., None] for a in
+                           (market.pre, market.post, market.valid, market.fill_price, market.close, market.cap)),
+                         market.complete)
+        targets = targets[..., None]
+    elif targets.ndim < 2 or targets.shape[0] != T or targets.shape[-1] != N:
         raise ValueError(f"targets have shape {targets.shape}; expected ({T}, ..., {N}) to match the panel "
                          "(sessions first, symbols last)")
+    else:
+        market = _segments(panel, config, targets.ndim - 2)
     if state is None:
         state = EngineState.flat(targets.shape[1:], config.initial_capital)
     else:
         targets = targets.copy()
         targets[0] = state.targets
-    market = _segments(panel, config, targets.ndim - 2)
     fast = (not config.path_dependent and np.isfinite(targets).all() and bool(state.pending.all())
             and not state.locked.any())
     if fast:
@@ -165,22 +181,31 @@ def simulate(
 @dataclass(frozen=True)
 class _Market:
     pre: np.ndarray  # return from close t-1 to the fill of t
-    post: np.ndarray  # return from the fill of t to close t
+    post: np.ndarray | None  # return from the fill of t to close t (None: close fills, always 0)
     valid: np.ndarray  # bar t can fill
     fill_price: np.ndarray  # adjusted fill price (valuation-filled)
     close: np.ndarray  # adjusted close, forward-filled over invalid bars
     cap: np.ndarray | None  # max trade value per fill, currency
+    complete: bool  # every bar valid
 
 
 def _segments(panel: MarketPanel, config: ExecutionConfig, n_batch: int) -> _Market:
     valid = panel.valid_bars(config.fill)
-    close = _ffill(np.where(valid, panel.close, np.nan))
-    previous = np.vstack([np.full((1, close.shape[1]), np.nan), close[:-1]])
+    complete = bool(valid.all())
+    close = panel.close if complete else _ffill(np.where(valid, panel.close, np.nan))
+    previous = np.empty_like(close)
+    previous[0], previous[1:] = np.nan, close[:-1]
     adjusted, raw = panel.fill_prices(config.fill)
-    fill = np.where(valid, adjusted, previous) if config.fill == "open" else close
+    opening = config.fill == "open"
+    fill = (adjusted if complete else np.where(valid, adjusted, previous)) if opening else close
+    pre = np.empty_like(close)
+    pre[0] = 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        pre = np.nan_to_num(fill / previous - 1.0, nan=0.0, posinf=0.0, neginf=0.0)
-        post = np.nan_to_num(close / fill - 1.0, nan=0.0, posinf=0.0, neginf=0.0)
+        np.subtract(np.divide(fill[1:], close[:-1]), 1.0, out=pre[1:])
+        post = close / fill - 1.0 if opening else None
+    if not complete:
+        pre = np.nan_to_num(pre, nan=0.0, posinf=0.0, neginf=0.0)
+        post = None if post is None else np.nan_to_num(post, nan=0.0, posinf=0.0, neginf=0.0)
     cap = None
     if config.participation is not None:
         cap = np.where(valid, np.nan_to_num(config.participation * raw * panel.volume, nan=0.0), 0.0)
@@ -188,7 +213,7 @@ def _segments(panel: MarketPanel, config: ExecutionConfig, n_batch: int) -> _Mar
     def expand(a: np.ndarray | None) -> np.ndarray | None:
         return None if a is None else a.reshape((a.shape[0],) + (1,) * n_batch + (a.shape[1],))
 
-    return _Market(expand(pre), expand(post), expand(valid), expand(fill), expand(close), expand(cap))
+    return _Market(expand(pre), expand(post), expand(valid), expand(fill), expand(close), expand(cap), complete)
 
 
 def _ffill(values: np.ndarray) -> np.ndarray:
@@ -197,25 +222,46 @@ def _ffill(values: np.ndarray) -> np.ndarray:
     return np.take_along_axis(values, rows, axis=0)
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Sum over symbols of ``a * b``."""
+    return sum_last(a * b)
+
+
 def _vectorised(targets: np.ndarray, m: _Market, costs: CostModel, state: EngineState) -> Simulation | None:
     """All sessions at once: post-trade weights equal the targets. None if an invalid bar must hold."""
-    u = np.concatenate([np.zeros_like(targets[:1]), targets[:-1]])  # executed at t
-    g2 = 1.0 + (u * m.post).sum(axis=-1)
-    held = u * (1.0 + m.post) / g2[..., None]  # weights at close t
+    u = np.empty_like(targets)  # executed at t
+    u[0], u[1:] = 0.0, targets[:-1]
+    if m.post is None:  # close fills: nothing between the fill and the close
+        g2, held = 1.0, u.copy()
+    else:
+        held = np.add(m.post, 1.0, out=np.empty(np.broadcast_shapes(u.shape, m.post.shape)))
+        held *= u
+        g2 = 1.0 + _dot(u, m.post)
+        held /= g2[..., None]  # weights at close t
     held[0] = state.positions / state.nav[..., None]
-    before = np.concatenate([held[:1], held[:-1]])  # weights at close t-1
-    if np.any(~m.valid[1:] & ((u[1:] != 0) | (before[1:] != 0))):
+    before = np.empty_like(held)  # weights at close t-1
+    before[0], before[1:] = held[0], held[:-1]
+    if not m.complete and np.any(~m.valid[1:] & ((u[1:] != 0) | (before[1:] != 0))):
         return None
-    g1 = 1.0 + (before * m.pre).sum(axis=-1)
-    drifted = before * (1.0 + m.pre) / g1[..., None]
+    g1 = 1.0 + _dot(before, m.pre)
+    drifted = np.add(m.pre, 1.0, out=np.empty(np.broadcast_shapes(before.shape, m.pre.shape)))
+    drifted *= before
+    drifted /= g1[..., None]
     v = post_trade_scale(u, drifted, costs)
-    trades = u * v[..., None] - drifted
-    growth = g1 * v * g2
+    trades = np.multiply(u, v[..., None])
+    trades -= drifted
+    growth = g1 * v
+    growth *= g2
     growth[0] = 1.0
     trades[0] = 0.0
-    nav = state.nav * np.cumprod(growth, axis=0)
-    cost = costs.proportional_rate * np.abs(trades).sum(axis=-1)
-    borrow = costs.borrow_rate_per_session * np.maximum(-u, 0.0).sum(axis=-1) * v
+    nav = cumprod0(growth)
+    nav *= state.nav
+    cost = sum_last(np.abs(trades))
+    cost *= costs.proportional_rate
+    if costs.borrow_rate_per_session:
+        borrow = costs.borrow_rate_per_session * sum_last(np.maximum(-u, 0.0)) * v
+    else:
+        borrow = np.zeros_like(cost)
     cost[0] = borrow[0] = 0.0
     positions = held[-1] * nav[-1][..., None]
     entry = _entry_ratio_of(held, m, state.entry_ratio)
@@ -226,16 +272,18 @@ def _vectorised(targets: np.ndarray, m: _Market, costs: CostModel, state: Engine
 
 def _entry_ratio_of(held: np.ndarray, m: _Market, start_ratio: np.ndarray) -> np.ndarray:
     """Close / entry fill at the last close, so that a later period can apply a stop-loss."""
-    sign = np.sign(held)
-    opened = sign != np.concatenate([sign[:1], sign[:-1]])
-    last = np.where(opened, np.arange(len(held)).reshape((-1,) + (1,) * (held.ndim - 1)), 0)
-    last = np.maximum.accumulate(last, axis=0)[-1]
+    long, short = held > 0, held < 0
+    changed = (long[1:] != long[:-1]) | (short[1:] != short[:-1])
+    session, column = np.nonzero(changed.reshape(len(held) - 1, -1))
+    last = np.zeros(changed[0].size, dtype=np.int64)
+    np.maximum.at(last, column, session + 1)  # last session the side changed
+    last = last.reshape(held.shape[1:])
     fill = np.broadcast_to(m.fill_price, held.shape)
     close = np.broadcast_to(m.close, held.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = close[-1] / np.take_along_axis(fill, last[None], axis=0)[0]
         since_start = start_ratio * close[-1] / close[0]
-    return np.where(sign[-1] == 0, np.nan, np.where(last == 0, since_start, ratio))
+    return np.where(held[-1] == 0, np.nan, np.where(last == 0, since_start, ratio))
 
 
 def _loop(targets: np.ndarray, m: _Market, config: ExecutionConfig, s: EngineState) -> Simulation:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from market_assets.quant.backtest.arrays import cummax0, cumprod0
 from market_assets.quant.backtest.costs import SESSIONS_PER_YEAR
 
 A = SESSIONS_PER_YEAR
@@ -43,7 +44,7 @@ def _r(returns: np.ndarray) -> np.ndarray:
     r = np.asarray(returns, dtype=np.float64)
     if r.ndim == 0 or r.shape[0] == 0:
         raise ValueError(f"returns have shape {r.shape}; expected at least one session on axis 0")
-    if not np.isfinite(r).all():
+    if not np.isfinite(r.sum(axis=0)).all():  # a NaN or an inf survives the sum
         raise ValueError("returns hold NaN or inf; pass the engine's session returns (finite by construction)")
     return r
 
@@ -91,25 +92,32 @@ def sortino_ratio(returns: np.ndarray) -> np.ndarray | float:
 
 def drawdowns(returns: np.ndarray) -> np.ndarray:
     """``nav / running_peak - 1`` per session, the peak including the starting NAV of 1."""
-    nav = np.cumprod(1.0 + _r(returns), axis=0)
-    peak = np.maximum(np.maximum.accumulate(nav, axis=0), 1.0)
-    return nav / peak - 1.0
+    nav = cumprod0(1.0 + _r(returns))
+    peak = cummax0(nav)
+    np.maximum(peak, 1.0, out=peak)
+    np.divide(nav, peak, out=nav)
+    nav -= 1.0
+    return nav
 
 
 def max_drawdown(returns: np.ndarray) -> np.ndarray | float:
     """Most negative drawdown (0 if the NAV never falls below its peak)."""
-    return _out(np.minimum(drawdowns(returns).min(axis=0), 0.0))
+    return drawdown_statistics(returns)[0]
 
 
 def max_drawdown_duration(returns: np.ndarray) -> np.ndarray | float:
     """Longest run of consecutive sessions under water (below the running peak)."""
-    under = drawdowns(returns) < 0
-    run = np.zeros(under.shape[1:])
-    best = np.zeros(under.shape[1:])
-    for row in under:  # T steps of vector work: cheap next to the engine
-        run = np.where(row, run + 1, 0)
-        best = np.maximum(best, run)
-    return _out(best)
+    return drawdown_statistics(returns)[1]
+
+
+def drawdown_statistics(returns: np.ndarray) -> tuple[np.ndarray | float, np.ndarray | float]:
+    """``(max_drawdown, max_drawdown_duration)`` from one drawdown path."""
+    dd = drawdowns(returns)
+    under = dd < 0
+    index = np.arange(dd.shape[0]).reshape((-1,) + (1,) * (dd.ndim - 1))
+    last_dry = cummax0(np.where(under, -1, index))
+    longest = (index - last_dry).max(axis=0)
+    return _out(np.minimum(dd.min(axis=0), 0.0)), _out(longest.astype(np.float64))
 
 
 def calmar_ratio(returns: np.ndarray) -> np.ndarray | float:
@@ -119,14 +127,25 @@ def calmar_ratio(returns: np.ndarray) -> np.ndarray | float:
 
 def value_at_risk(returns: np.ndarray, level: float = 0.95) -> np.ndarray | float:
     """The ``1 - level`` quantile of session returns (historical, linear interpolation)."""
-    return _out(np.quantile(_r(returns), 1.0 - level, axis=0))
+    return tail_risk(returns, level)[0]
 
 
 def conditional_value_at_risk(returns: np.ndarray, level: float = 0.95) -> np.ndarray | float:
     """Mean of the ``floor((T - 1) * (1 - level)) + 1`` lowest session returns."""
+    return tail_risk(returns, level)[1]
+
+
+def tail_risk(returns: np.ndarray, level: float = 0.95) -> tuple[np.ndarray | float, np.ndarray | float]:
+    """``(value_at_risk, conditional_value_at_risk)`` from one partial sort."""
     r = _r(returns)
-    k = int((r.shape[0] - 1) * (1.0 - level))
-    return _out(np.partition(r, k, axis=0)[: k + 1].mean(axis=0))
+    q = 1.0 - level
+    k = int((r.shape[0] - 1) * q)
+    position = q * (r.shape[0] - 1)
+    lo = int(np.floor(position))
+    hi = min(lo + 1, r.shape[0] - 1)
+    part = np.partition(r, sorted({k, lo, hi}), axis=0)
+    var = part[lo] + (position - lo) * (part[hi] - part[lo])
+    return _out(var), _out(part[: k + 1].mean(axis=0))
 
 
 def win_rate(returns: np.ndarray) -> np.ndarray | float:
@@ -138,7 +157,7 @@ def win_rate(returns: np.ndarray) -> np.ndarray | float:
 def profit_factor(returns: np.ndarray) -> np.ndarray | float:
     """Sum of positive over the absolute sum of negative session returns."""
     r = _r(returns)
-    return _out(_divide(np.where(r > 0, r, 0.0).sum(axis=0), -np.where(r < 0, r, 0.0).sum(axis=0)))
+    return _out(_divide(np.maximum(r, 0.0).sum(axis=0), -np.minimum(r, 0.0).sum(axis=0)))
 
 
 def expectancy(returns: np.ndarray) -> np.ndarray | float:

@@ -54,9 +54,13 @@ class MarketPanel:
 
     def valid_bars(self, fill: str) -> np.ndarray:
         """Boolean ``(T, N)``: the bar can fill an order at ``fill`` (see module docstring)."""
-        price, raw = self.fill_prices(fill)
         ok = (self.close > 0) & (self.raw_close > 0)
-        return ok & (price > 0) & (raw > 0)
+        if fill == "close":
+            return ok
+        price, raw = self.fill_prices(fill)
+        ok &= price > 0
+        ok &= raw > 0
+        return ok
 
     def slice(self, start: int) -> MarketPanel:
         """The panel from session index ``start`` on."""

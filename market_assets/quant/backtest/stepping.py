@@ -74,7 +74,7 @@ class Stepper:
         self.cash = self.cash - delta.sum(axis=-1) - cost - borrow
         held = pos + delta
         self._track_entry(t, pos, held)
-        self.positions = held * (1.0 + m.post[t])
+        self.positions = held if m.post is None else held * (1.0 + m.post[t])
         nav = self.cash + self.positions.sum(axis=-1)
         if self.config.stop_loss is not None:
             self._check_stops(t)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from market_assets.quant.backtest import metrics as mx
+from market_assets.quant.backtest.arrays import sum_last
 from market_assets.quant.backtest.engine import Simulation
 from market_assets.quant.backtest.panel import MarketPanel
 from market_assets.quant.backtest.costs import SESSIONS_PER_YEAR
@@ -50,26 +51,32 @@ def performance_summary(sim: Simulation, benchmark: np.ndarray | None = None) ->
     r = sim.returns[1:]
     if r.shape[0] == 0:
         raise ValueError("the simulation has a single session (the anchor); metrics need at least two")
-    gross = np.abs(sim.weights[1:]).sum(axis=-1)
-    turnover = np.abs(sim.trades[1:]).sum(axis=-1).mean(axis=0)
+    gross = sum_last(np.abs(sim.weights[1:]))
+    turnover = sum_last(np.abs(sim.trades[1:])).mean(axis=0)
+    total = np.asarray(mx.total_return(r))
+    annual = (1.0 + total) ** (SESSIONS_PER_YEAR / r.shape[0]) - 1.0
+    drawdown, duration = mx.drawdown_statistics(r)
+    var, cvar = mx.tail_risk(r, 0.95)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        calmar = np.where(np.asarray(drawdown) < 0, annual / -np.asarray(drawdown), np.nan)
     out: dict[str, np.ndarray | float] = {
-        "total_return": mx.total_return(r),
-        "annual_return": mx.annual_return(r),
+        "total_return": total,
+        "annual_return": annual,
         "annual_volatility": mx.annual_volatility(r),
         "sharpe": mx.sharpe_ratio(r),
         "sortino": mx.sortino_ratio(r),
-        "calmar": mx.calmar_ratio(r),
-        "max_drawdown": mx.max_drawdown(r),
-        "max_drawdown_duration": mx.max_drawdown_duration(r),
-        "var_95": mx.value_at_risk(r, 0.95),
-        "cvar_95": mx.conditional_value_at_risk(r, 0.95),
+        "calmar": calmar,
+        "max_drawdown": drawdown,
+        "max_drawdown_duration": duration,
+        "var_95": var,
+        "cvar_95": cvar,
         "win_rate": mx.win_rate(r),
         "profit_factor": mx.profit_factor(r),
         "expectancy": mx.expectancy(r),
         "turnover": turnover,
         "annual_turnover": turnover * SESSIONS_PER_YEAR,
         "gross_exposure": gross.mean(axis=0),
-        "net_exposure": sim.weights[1:].sum(axis=-1).mean(axis=0),
+        "net_exposure": sum_last(sim.weights[1:]).mean(axis=0),
         "time_in_market": (gross > 0).mean(axis=0),
         "cost_drag": (sim.costs[1:] + sim.borrow[1:]).sum(axis=0),
         "n_sessions": float(r.shape[0]),

@@ -62,6 +62,8 @@ def test_vectorised_path_equals_the_session_loop(small_prices):
         np.testing.assert_allclose(fast.weights, loop.weights, atol=1e-13)
         np.testing.assert_allclose(fast.costs, loop.costs, atol=1e-15)
         np.testing.assert_allclose(fast.borrow, loop.borrow, atol=1e-15)
+        for name in ("nav", "positions", "entry_ratio", "executed"):  # the state a next period starts from
+            np.testing.assert_allclose(getattr(fast.final, name), getattr(loop.final, name), rtol=1e-12)
 
 
 def test_a_signal_acts_only_from_the_next_session(small_prices):

@@ -94,3 +94,16 @@ def test_the_data_contract_is_enforced(random_walk):
     two = pl.concat([predictions, predictions.with_columns(pl.lit(5).alias("horizon"))])
     with pytest.raises(ValueError, match="pass horizon= to choose one"):
         run_backtest(two, random_walk, BacktestConfig(horizon=None))
+
+
+def test_a_sweep_on_a_random_walk_is_judged_overfit(random_walk):
+    from market_assets.quant.backtest.sweep import run_sweep
+
+    predictions = _as_predictions(planted_predictor(random_walk), "predictor")
+    configs = [BacktestConfig(strategy=TopKDropout(k=k, n_drop=d), execution=ExecutionConfig(fill="close"))
+               for k in (3, 5, 8) for d in (1, 3)]
+    sweep = run_sweep(predictions, random_walk, configs, n_blocks=10)
+    assert sweep.returns.shape == (random_walk["date"].n_unique() - 1, 6)
+    assert sweep.sharpes[sweep.best] == np.nanmax(sweep.sharpes)
+    assert sweep.deflated_sharpe < 0.95  # the best of six noise books is not significant once deflated
+    assert sweep.overfitting.pbo > 0.2
