@@ -94,57 +94,45 @@ def severity(stattest: str, score: float, threshold: float) -> float:
     return score / threshold
 
 
-def wasserstein_norm(reference_sorted: np.ndarray, current_sorted: np.ndarray, reference_std: float) -> float:
+#: Step widths (units of 1/(n*m)) and the reference and current sample index of each step.
+QuantileGrid = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def wasserstein_norm(reference_sorted: np.ndarray, current_sorted: np.ndarray, reference_std: float,
+                     grid: QuantileGrid | None = None) -> float:
     """Evidently's normed Wasserstein distance of two sorted, finite samples.
 
     Equal to ``scipy.stats.wasserstein_distance(ref, cur) / max(std(ref), 0.001)``
-    (to rounding), computed as the area between the two quantile functions.
-    """
-    return wasserstein_norm_batch(reference_sorted[:, None], current_sorted[:, None],
-                                  np.array([reference_std]))[0]
-
-
-def wasserstein_norm_batch(reference_sorted: np.ndarray, current_sorted: np.ndarray,
-                           reference_std: np.ndarray, *, chunk: int = 32) -> np.ndarray:
-    """Normed Wasserstein distances of many columns that share their sample sizes.
+    (to rounding).
 
     Parameters
     ----------
-    reference_sorted : np.ndarray, shape (n, k)
-        Each column sorted ascending, all finite.
-    current_sorted : np.ndarray, shape (m, k)
-        Same for the current window.
-    reference_std : np.ndarray, shape (k,)
-        Population (ddof=0) standard deviations of the reference columns.
-    chunk : int
-        Columns gathered at a time (bounds memory at about ``(n + m) * chunk * 8`` bytes).
-
-    Returns
-    -------
-    np.ndarray, shape (k,)
+    reference_sorted, current_sorted : np.ndarray
+        1-D, ascending, finite, non-empty.
+    reference_std : float
+        Population (ddof=0) standard deviation of the reference.
+    grid : QuantileGrid, optional
+        ``quantile_grid(len(reference_sorted), len(current_sorted))``, to share
+        between columns of the same sizes.
 
     Notes
     -----
     W1 is the integral over ``t`` in (0, 1] of ``|Q_ref(t) - Q_cur(t)|``.  With
     ``n`` and ``m`` samples both quantile functions are steps on the grid
-    ``{i/n} U {j/m}``; in units of ``1/(n*m)`` the grid points are the integers
-    ``i*m`` and ``j*n``, so the integral is an exact weighted sum over the merged
-    grid, whose layout depends only on ``(n, m)`` and is shared by every column.
+    ``{i/n} U {j/m}``; in units of ``1/(n*m)`` its points are the integers
+    ``i*m`` and ``j*n``, so the integral is an exact weighted sum over the
+    merged grid, which depends only on ``(n, m)``: no merge sort per column.
     """
-    n, m = reference_sorted.shape[0], current_sorted.shape[0]
-    if n == 0 or m == 0:
+    n, m = reference_sorted.size, current_sorted.size
+    steps, ref_index, cur_index = quantile_grid(n, m) if grid is None else grid
+    area = float((steps * np.abs(reference_sorted[ref_index] - current_sorted[cur_index])).sum()) / (n * m)
+    return area / max(float(reference_std), WASSERSTEIN_MIN_NORM)
+
+
+def quantile_grid(n: int, m: int) -> QuantileGrid:
+    """The merged step grid of two empirical quantile functions of ``n`` and ``m`` samples."""
+    if n < 1 or m < 1:
         raise ValueError(f"wasserstein needs non-empty samples, got {n} reference and {m} current values")
-    steps, ref_index, cur_index = _quantile_grid(n, m)
-    out = np.empty(reference_sorted.shape[1])
-    for start in range(0, reference_sorted.shape[1], chunk):
-        cols = slice(start, start + chunk)
-        gap = np.abs(reference_sorted[ref_index, cols] - current_sorted[cur_index, cols])
-        out[cols] = (gap * steps[:, None]).sum(axis=0) / (n * m)
-    return out / np.maximum(reference_std, WASSERSTEIN_MIN_NORM)
-
-
-def _quantile_grid(n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Step widths (units of 1/(n*m)) and the sample index of each quantile function per step."""
     j = np.arange(1, m + 1, dtype=np.int64) * n              # current's breakpoints j*n
     below = (j - 1) // m                                      # reference breakpoints i*m < j*n
     grid = np.empty(n + m, dtype=np.int64)

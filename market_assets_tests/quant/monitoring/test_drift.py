@@ -134,6 +134,8 @@ def test_wrong_columns_are_named() -> None:
         feature_drift(frame, frame, ["z"])
     with pytest.raises(ValueError, match="drift_share=0"):
         feature_drift(frame, frame, drift_share=0)
+    with pytest.raises(ValueError, match="empty='ignore'; expected 'skip' or 'raise'"):
+        feature_drift(frame, frame, empty="ignore")
 
 
 def test_prediction_drift_per_horizon() -> None:

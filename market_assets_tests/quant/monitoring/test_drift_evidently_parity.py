@@ -7,8 +7,7 @@ import polars as pl
 import pytest
 
 from market_assets.quant.drift import feature_drift
-
-from .evidently_reference import evidently_drift
+from market_assets.quant.drift_report import evidently_scores
 
 
 def _frames(n_ref: int, n_cur: int, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -49,7 +48,7 @@ def _frames(n_ref: int, n_cur: int, seed: int) -> tuple[pl.DataFrame, pl.DataFra
 def test_scores_equal_evidently(n_ref: int, n_cur: int) -> None:
     reference, current = _frames(n_ref, n_cur, seed=n_ref)
     ours = feature_drift(reference, current)
-    theirs, count = evidently_drift(reference, current)
+    theirs, count = evidently_scores(reference, current)
 
     joined = ours.table.join(theirs, on="column", how="full", suffix="_evidently", coalesce=True)
     assert joined.height == reference.width
