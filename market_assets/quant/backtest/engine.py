@@ -272,18 +272,34 @@ def _vectorised(targets: np.ndarray, m: _Market, costs: CostModel, state: Engine
 
 def _entry_ratio_of(held: np.ndarray, m: _Market, start_ratio: np.ndarray) -> np.ndarray:
     """Close / entry fill at the last close, so that a later period can apply a stop-loss."""
-    long, short = held > 0, held < 0
-    changed = (long[1:] != long[:-1]) | (short[1:] != short[:-1])
-    session, column = np.nonzero(changed.reshape(len(held) - 1, -1))
-    last = np.zeros(changed[0].size, dtype=np.int64)
-    np.maximum.at(last, column, session + 1)  # last session the side changed
-    last = last.reshape(held.shape[1:])
+    last = _last_side_change(held)
     fill = np.broadcast_to(m.fill_price, held.shape)
     close = np.broadcast_to(m.close, held.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = close[-1] / np.take_along_axis(fill, last[None], axis=0)[0]
         since_start = start_ratio * close[-1] / close[0]
     return np.where(held[-1] == 0, np.nan, np.where(last == 0, since_start, ratio))
+
+
+def _last_side_change(held: np.ndarray, block: int = 64) -> np.ndarray:
+    """Per column, the last session whose side (sign) differs from the session before; 0 if none.
+
+    Scans backwards in blocks of sessions, dropping the columns already found,
+    so a book that trades now and then costs a few blocks, not the whole panel.
+    """
+    flat = held.reshape(len(held), -1)
+    last = np.zeros(flat.shape[1], dtype=np.int64)
+    todo = np.arange(flat.shape[1])
+    end = len(held)
+    while todo.size and end > 1:
+        start = max(1, end - block)
+        side = np.sign(flat[start - 1:end, todo])
+        changed = side[1:] != side[:-1]  # sessions start .. end-1
+        hit = changed.any(axis=0)
+        found = start + changed.shape[0] - 1 - np.argmax(changed[::-1], axis=0)
+        last[todo[hit]] = found[hit]
+        todo, end = todo[~hit], start
+    return last.reshape(held.shape[1:])
 
 
 def _loop(targets: np.ndarray, m: _Market, config: ExecutionConfig, s: EngineState) -> Simulation:

@@ -113,10 +113,10 @@ def max_drawdown_duration(returns: np.ndarray) -> np.ndarray | float:
 def drawdown_statistics(returns: np.ndarray) -> tuple[np.ndarray | float, np.ndarray | float]:
     """``(max_drawdown, max_drawdown_duration)`` from one drawdown path."""
     dd = drawdowns(returns)
-    under = dd < 0
-    index = np.arange(dd.shape[0]).reshape((-1,) + (1,) * (dd.ndim - 1))
-    last_dry = cummax0(np.where(under, -1, index))
-    longest = (index - last_dry).max(axis=0)
+    index = np.arange(dd.shape[0], dtype=np.int32).reshape((-1,) + (1,) * (dd.ndim - 1))
+    last_dry = cummax0(np.where(dd < 0, np.int32(-1), index))  # last session at a peak
+    np.subtract(index, last_dry, out=last_dry)
+    longest = last_dry.max(axis=0)
     return _out(np.minimum(dd.min(axis=0), 0.0)), _out(longest.astype(np.float64))
 
 
@@ -143,8 +143,11 @@ def tail_risk(returns: np.ndarray, level: float = 0.95) -> tuple[np.ndarray | fl
     position = q * (r.shape[0] - 1)
     lo = int(np.floor(position))
     hi = min(lo + 1, r.shape[0] - 1)
-    part = np.partition(r, sorted({k, lo, hi}), axis=0)
-    var = part[lo] + (position - lo) * (part[hi] - part[lo])
+    part = np.partition(r, max(k, lo), axis=0)
+    if k != lo:  # rounding put the two conventions on different order statistics
+        part = np.partition(r, sorted({k, lo, hi}), axis=0)
+    upper = part[hi] if hi == lo or k != lo else part[lo + 1:].min(axis=0)
+    var = part[lo] + (position - lo) * (upper - part[lo])
     return _out(var), _out(part[: k + 1].mean(axis=0))
 
 

@@ -30,7 +30,6 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from market_assets.quant.backtest.costs import SESSIONS_PER_YEAR
 
@@ -49,6 +48,8 @@ def expected_max_sharpe(n_trials: int, sharpe_variance: float) -> float:
         raise ValueError(f"n_trials={n_trials}; expected at least 1 configuration tried")
     if n_trials == 1:
         return 0.0
+    from scipy import stats
+
     z1 = stats.norm.ppf(1.0 - 1.0 / n_trials)
     z2 = stats.norm.ppf(1.0 - 1.0 / (n_trials * np.e))
     return float(np.sqrt(sharpe_variance) * ((1.0 - EULER_GAMMA) * z1 + EULER_GAMMA * z2))
@@ -72,6 +73,8 @@ def deflated_sharpe_ratio(
     sharpe_variance
         ``V`` when only the count is known; required with ``n_trials > 1``.
     """
+    from scipy import stats
+
     r = np.asarray(returns, dtype=np.float64)
     if trial_sharpes is not None:
         trial = np.asarray(trial_sharpes, dtype=np.float64)
@@ -88,6 +91,8 @@ def deflated_sharpe_from_moments(
     sharpe: float, n_obs: int, skew: float, kurtosis: float, *, n_trials: int, sharpe_variance: float
 ) -> float:
     """The deflated Sharpe ratio from a per-session Sharpe, ``T``, skewness and (non-excess) kurtosis."""
+    from scipy import stats
+
     sr0 = expected_max_sharpe(n_trials, sharpe_variance)
     denominator = np.sqrt(1.0 - skew * sharpe + (kurtosis - 1.0) / 4.0 * sharpe * sharpe)
     return float(stats.norm.cdf((sharpe - sr0) * np.sqrt(n_obs - 1) / denominator))

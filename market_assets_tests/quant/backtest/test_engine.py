@@ -151,3 +151,16 @@ def test_targets_of_the_wrong_shape_are_refused(small_prices):
         simulate(np.zeros((3, 6)), panel, ExecutionConfig())
     with pytest.raises(ValueError, match="fill='noon'"):
         ExecutionConfig(fill="noon")
+
+
+def test_isolated_symbols_are_independent_portfolios(small_prices):
+    panel = market_panel(small_prices)
+    targets = np.abs(_targets(panel.shape, seed=6)) * 4  # one symbol each: weights up to ~1
+    config = ExecutionConfig(costs=COSTS)
+    batch = simulate(targets, panel, config, isolated=True)
+    assert batch.nav.shape == panel.shape and batch.weights.shape == panel.shape + (1,)
+    for j in (0, 1, 4):  # 1 and 4 have missing bars: the loop path
+        one = MarketPanel(panel.dates, (panel.symbols[j],), *(a[:, j:j + 1] for a in
+                          (panel.open, panel.close, panel.raw_open, panel.raw_close, panel.volume)))
+        alone = simulate(targets[:, j:j + 1], one, config)
+        np.testing.assert_allclose(batch.nav[:, j], alone.nav, rtol=1e-13)
