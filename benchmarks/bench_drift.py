@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     pred_ref = predictor.filter(pl.col("date").is_in(ref_days))
     pred_cur = predictor.filter(pl.col("date").is_in(cur_days))
     t_pred, pred_drift = _timed(lambda: drift_by(pred_ref, pred_cur, value="prediction"), args.repeat)
-    realized = realized_returns(prices, cur_days[-1], horizons=(1, 5, 20))
+    realized = realized_returns(prices, (1, 5, 20), cur_days[-1])
     t_target, target_drift = _timed(
         lambda: drift_by(realized.filter(pl.col("date").is_in(ref_days)),
                          realized.filter(pl.col("date").is_in(cur_days)), value="realized_return"), args.repeat)

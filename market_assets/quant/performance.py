@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from market_assets.quant.labels import HORIZONS, compute_labels
+from market_assets.quant.labels import compute_labels
 from market_assets.quant.metrics import regression_metrics
 
 DEFAULT_WINDOW = 20
@@ -90,9 +90,7 @@ _FLOOR_FIELDS: dict[str, tuple[str, str]] = {
 }
 
 
-def realized_returns(
-    prices: pl.DataFrame, asof: dt.date, horizons: Sequence[int] = HORIZONS,
-) -> pl.DataFrame:
+def realized_returns(prices: pl.DataFrame, horizons: Sequence[int], asof: dt.date) -> pl.DataFrame:
     """Forward returns known by the close of ``asof``, from ``adj_close``.
 
     Parameters
@@ -100,10 +98,10 @@ def realized_returns(
     prices
         Validated long prices (``date, symbol, adj_close`` at least), covering
         the sessions to judge plus ``max(horizons)`` after them.
+    horizons
+        Horizons in sessions of the symbol (e.g. :data:`market_assets.quant.labels.HORIZONS`).
     asof
         The evaluation session; prices after it are ignored (point in time).
-    horizons
-        Horizons in sessions of the symbol.
 
     Returns
     -------

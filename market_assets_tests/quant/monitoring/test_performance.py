@@ -41,7 +41,7 @@ def _perfect_predictions(realized: pl.DataFrame, noise: float = 0.0, seed: int =
 
 
 def test_realized_returns_are_known_at_the_close_of_t_plus_h() -> None:
-    realized = realized_returns(_prices(), DAYS[4], horizons=(1, 2))
+    realized = realized_returns(_prices(), (1, 2), DAYS[4])
     one = realized.filter(pl.col("horizon") == 1)
     assert one["date"].unique().sort().to_list() == DAYS[:4]            # t+1 <= asof: t <= DAYS[3]
     assert realized.filter(pl.col("horizon") == 2)["date"].max() == DAYS[2]
@@ -52,13 +52,13 @@ def test_realized_returns_are_known_at_the_close_of_t_plus_h() -> None:
 
 
 def test_a_missing_session_pushes_the_symbols_window_one_row_further() -> None:
-    realized = realized_returns(_prices(drop=("BBB", DAYS[2])), DAYS[9], horizons=(1,))
+    realized = realized_returns(_prices(drop=("BBB", DAYS[2])), (1,), DAYS[9])
     row = realized.filter((pl.col("symbol") == "BBB") & (pl.col("date") == DAYS[1])).row(0, named=True)
     assert row["known_at"] == DAYS[3] and row["realized_return"] == pytest.approx(20.5 / 19.0 - 1)
 
 
 def test_the_one_session_prediction_for_t_is_judged_at_the_close_of_t_plus_1() -> None:
-    realized = realized_returns(_prices(), DAYS[9], horizons=(1,))
+    realized = realized_returns(_prices(), (1,), DAYS[9])
     predictions = _perfect_predictions(realized).filter(pl.col("date") == DAYS[5])
     before = performance_at(predictions, realized, DAYS[5], window=1)
     after = performance_at(predictions, realized, DAYS[6], window=1)
@@ -68,7 +68,7 @@ def test_the_one_session_prediction_for_t_is_judged_at_the_close_of_t_plus_1() -
 
 
 def test_window_and_metrics_per_horizon() -> None:
-    realized = realized_returns(_prices(), DAYS[9], horizons=(1, 2))
+    realized = realized_returns(_prices(), (1, 2), DAYS[9])
     predictions = _perfect_predictions(realized, noise=0.02, seed=1)
     metrics = performance_at(predictions, realized, DAYS[6], window=3)
     h1, h2 = metrics.row(0, named=True), metrics.row(1, named=True)
@@ -87,7 +87,7 @@ def test_window_and_metrics_per_horizon() -> None:
 
 
 def test_perfect_predictions_score_perfectly_and_by_model_version_splits_the_window() -> None:
-    realized = realized_returns(_prices(), DAYS[9], horizons=(1,))
+    realized = realized_returns(_prices(), (1,), DAYS[9])
     predictions = _perfect_predictions(realized).with_columns(
         model_version=pl.when(pl.col("date") < DAYS[5]).then(pl.lit("m/1")).otherwise(pl.lit("m/2")))
     whole = performance_at(predictions, realized, DAYS[9], window=6).row(0, named=True)
@@ -118,8 +118,8 @@ def test_judge_performance_passes_fails_and_abstains() -> None:
 
 
 def test_a_horizon_without_closed_windows_is_undefined_not_failed() -> None:
-    realized = realized_returns(_prices(), DAYS[1], horizons=(1, 5))
-    predictions = _perfect_predictions(realized_returns(_prices(), DAYS[9], horizons=(1, 5)))
+    realized = realized_returns(_prices(), (1, 5), DAYS[1])
+    predictions = _perfect_predictions(realized_returns(_prices(), (1, 5), DAYS[9]))
     metrics = performance_at(predictions, realized, DAYS[1])
     h5 = metrics.filter(pl.col("horizon") == 5).row(0, named=True)
     assert h5["n"] == 0 and h5["first_session"] is None
@@ -128,7 +128,7 @@ def test_a_horizon_without_closed_windows_is_undefined_not_failed() -> None:
 
 
 def test_rolling_performance_stacks_evaluation_sessions() -> None:
-    realized = realized_returns(_prices(), DAYS[9], horizons=(1,))
+    realized = realized_returns(_prices(), (1,), DAYS[9])
     predictions = _perfect_predictions(realized, noise=0.01)
     frame = rolling_performance(predictions, realized, DAYS[5:8], window=2)
     assert frame["asof"].to_list() == DAYS[5:8]
@@ -136,7 +136,7 @@ def test_rolling_performance_stacks_evaluation_sessions() -> None:
 
 
 def test_inputs_are_checked() -> None:
-    realized = realized_returns(_prices(), DAYS[9], horizons=(1,))
+    realized = realized_returns(_prices(), (1,), DAYS[9])
     with pytest.raises(ValueError, match=r"predictions has no column\(s\) \['prediction'\]"):
         performance_at(realized, realized, DAYS[9])
     with pytest.raises(ValueError, match="window=0"):
