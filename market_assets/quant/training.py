@@ -127,10 +127,13 @@ def split_periods(
 
 def fit_and_validate(train: TrainingFrame, validation: TrainingFrame, spec: TrainingSpec) -> FittedModel:
     """Fit ``spec`` on ``train`` and score it on ``validation`` (see :func:`split_periods`)."""
-    from market_assets.quant.models import make_model
+    from market_assets.quant.models import fit_model, make_model
 
-    model = make_model(spec.model_name, spec.task, dict(spec.params), spec.random_state)
-    model.fit(train.X.to_pandas(), train.y)
+    # The purge margins reach every estimator that cuts folds or blocks (the default
+    # ridge's alpha search, ensemble weights); the row dates let it cut on sessions.
+    params = {**spec.params, "horizon": spec.horizon, "embargo": spec.embargo}
+    model = make_model(spec.model_name, spec.task, params, spec.random_state)
+    fit_model(model, train.X.to_pandas(), train.y, train.meta["date"].to_numpy())
     metrics = evaluate(model, validation, spec)
     interval = None if spec.is_classification else residual_interval(model, validation)
     required = [c for c in train.X.columns if train.X[c].null_count() == 0]

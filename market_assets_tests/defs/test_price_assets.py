@@ -169,5 +169,8 @@ def test_one_session_run_records_its_check_results_on_the_session(tmp_path, inst
                             resources=_resources(tmp_path), partition_key="2024-03-04")
     assert result.success
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 9
-    assert {e.partition for e in evaluations} == {"2024-03-04"}
+    # each check once on the session, once as the run's result
+    assert sorted((e.check_name, str(e.partition)) for e in evaluations) == sorted(
+        (name, partition) for name in {e.check_name for e in evaluations} for partition in ("2024-03-04", "None")
+    )
+    assert len(evaluations) == 18

@@ -50,13 +50,14 @@ def test_a_planted_signal_is_found_out_of_sample_and_noise_is_not():
     assert max(importance, key=importance.get) == "signal"
 
 
-def test_the_interval_covers_about_80_percent_of_validation_residuals():
+def test_the_interval_offsets_are_the_validation_residual_quantiles():
+    # Construction only: coverage is measured on later sessions in
+    # quant/models/test_interval_coverage.py (on these residuals it is 80% by construction).
     spec = TrainingSpec(model_name="ridge", horizon=5, validation_sessions=40)
     fitted = fit_and_validate(*split_periods(*_panel(0.3), spec, SESSIONS[180], SESSIONS), spec)
-    low, high = fitted.interval
     residuals = fitted.validation.y - fitted.model.predict(fitted.validation.X.to_pandas())
-    assert low < 0 < high
-    assert np.mean((residuals >= low) & (residuals <= high)) == pytest.approx(0.8, abs=0.01)
+    assert fitted.interval == pytest.approx(tuple(np.quantile(residuals, (0.1, 0.9))), rel=1e-12)
+    assert fitted.interval[0] < 0 < fitted.interval[1]
 
 
 def test_classification_uses_log_loss_as_its_key_metric():

@@ -135,8 +135,7 @@ def validate_prices_step(
         asset_key="price_rejections",
     )
     yield dg.Output(rejections, output_name="price_rejections")
-    # A one-partition run's check results land on its session by themselves.
-    if not context.has_partition_key and len(keys) <= config.per_session_check_limit:
+    if len(keys) <= config.per_session_check_limit:
         for evaluation in session_check_evaluations(
             result.outcomes, keys, raw_rows=raw_rows, valid_rows=valid_rows,
             universe_size=len(universe), max_bad_share=config.max_bad_share,

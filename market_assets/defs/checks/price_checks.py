@@ -5,13 +5,14 @@ in the same run.  Row rules fail at WARN (their rows went to
 ``price_rejections``; what flows on is clean), so they show in the UI without
 blocking.
 
-Per session: the specs carry the session partitions, so a one-session run
-(the nightly schedule) records each check's result on its session.  Dagster
-1.13 attaches a check *result* of a range run to no partition; the run's
-result therefore names the sessions it judged and lists the failing ones, and
-for runs of up to ``per_session_limit`` sessions each session also gets its
-own evaluation event (each costs one event-log write, 15-30 ms on SQLite, so
-a two-year backfill keeps to the run-level breakdown).
+Per session: Dagster 1.13 records a check *result* on no partition (giving
+the specs ``partitions_def``, a preview feature, would record a one-session
+run's result on its session but costs ~35 s of planning per 500-session run).
+The run's result therefore names the sessions it judged and lists the failing
+ones, and runs of up to ``per_session_limit`` sessions (the nightly one
+included) also record each session's own evaluation of each check (one
+event-log write each, 15-30 ms on SQLite, so a two-year backfill keeps to the
+run-level breakdown).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from collections.abc import Iterable, Iterator, Mapping
 import dagster as dg
 
 from market_assets.defs.metadata import json_safe, markdown_table
-from market_assets.defs.partitions import SESSIONS
 from market_assets.quant.validation.result import RuleOutcome
 from market_assets.quant.validation.rules import RULES
 from market_assets.quant.validation.sessions import session_outcome
@@ -29,7 +29,6 @@ from market_assets.quant.validation.sessions import session_outcome
 PRICE_CHECK_SPECS = [
     dg.AssetCheckSpec(
         name=rule.check_name, asset="validated_prices", blocking=True, description=rule.description,
-        partitions_def=SESSIONS,
     )
     for rule in RULES
 ]
