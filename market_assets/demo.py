@@ -63,6 +63,13 @@ def demo_window(today: dt.date, calendar: str, start: dt.date, weeks: int = 9) -
 
 def run_demo(window: DemoWindow) -> None:
     """Execute the four demo jobs in the instance of ``$DAGSTER_HOME``."""
+    import os
+
+    # One "planned" event per asset instead of one per partition: 2,500 fewer
+    # event-log writes for the features run (~40 s on SQLite).  The trade-off
+    # (Dagster's): if a demo run fails, its partitions are not marked failed;
+    # the failed run itself shows in the UI and this script stops with its id.
+    os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
     import dagster as dg
 
     from market_assets.definitions import defs
