@@ -46,9 +46,8 @@ import numpy as np
 import polars as pl
 
 from market_assets.quant import drift_stattests as st
+from market_assets.schema import KEY_COLUMNS
 
-#: Key columns never tested as features.
-KEY_COLUMNS: tuple[str, ...] = ("date", "symbol")
 #: Evidently's ``INTEGER_CARDINALITY_LIMIT``: integer columns with at most this many values are categorical.
 INTEGER_CATEGORY_LIMIT = 10
 DEFAULT_DRIFT_SHARE = 0.5

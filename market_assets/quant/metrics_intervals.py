@@ -24,7 +24,8 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-KEY_COLUMNS: tuple[str, str] = ("date", "symbol")
+from market_assets.schema import KEY_COLUMNS
+
 INTERVAL_COLUMNS: tuple[str, str] = ("interval_low", "interval_high")
 
 

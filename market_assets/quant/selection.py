@@ -28,7 +28,8 @@ from sklearn.base import BaseEstimator
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-KEY_COLUMNS: tuple[str, ...] = ("date", "symbol")
+from market_assets.schema import KEY_COLUMNS
+
 
 
 class _ColumnSelector(SelectorMixin, BaseEstimator):
