@@ -13,19 +13,19 @@ import numpy as np
 _ROW_LOOP_MIN_WIDTH = 16
 
 
-def _rowwise(ufunc: np.ufunc, a: np.ndarray) -> np.ndarray:
+def _rowwise(ufunc: np.ufunc, a: np.ndarray, inplace: bool = False) -> np.ndarray:
     if a.ndim == 1 or a[0].size < _ROW_LOOP_MIN_WIDTH:
-        return ufunc.accumulate(a, axis=0)
-    out = np.empty_like(a)
+        return ufunc.accumulate(a, axis=0, out=a if inplace else None)
+    out = a if inplace else np.empty_like(a)
     out[0] = a[0]
     for t in range(1, a.shape[0]):
         ufunc(out[t - 1], a[t], out=out[t])
     return out
 
 
-def cumprod0(a: np.ndarray) -> np.ndarray:
-    """``np.cumprod(a, axis=0)``."""
-    return _rowwise(np.multiply, np.asarray(a, dtype=np.float64))
+def cumprod0(a: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+    """``np.cumprod(a, axis=0)``; ``inplace`` overwrites ``a`` (a float64 array)."""
+    return _rowwise(np.multiply, np.asarray(a, dtype=np.float64), inplace)
 
 
 def cummax0(a: np.ndarray) -> np.ndarray:

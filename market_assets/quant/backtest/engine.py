@@ -201,8 +201,11 @@ def _segments(panel: MarketPanel, config: ExecutionConfig, n_batch: int) -> _Mar
     pre = np.empty_like(close)
     pre[0] = 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        np.subtract(np.divide(fill[1:], close[:-1]), 1.0, out=pre[1:])
-        post = close / fill - 1.0 if opening else None
+        np.divide(fill[1:], close[:-1], out=pre[1:])
+        pre[1:] -= 1.0
+        post = np.divide(close, fill) if opening else None
+    if post is not None:
+        post -= 1.0
     if not complete:
         pre = np.nan_to_num(pre, nan=0.0, posinf=0.0, neginf=0.0)
         post = None if post is None else np.nan_to_num(post, nan=0.0, posinf=0.0, neginf=0.0)

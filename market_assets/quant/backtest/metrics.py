@@ -92,7 +92,7 @@ def sortino_ratio(returns: np.ndarray) -> np.ndarray | float:
 
 def drawdowns(returns: np.ndarray) -> np.ndarray:
     """``nav / running_peak - 1`` per session, the peak including the starting NAV of 1."""
-    nav = cumprod0(1.0 + _r(returns))
+    nav = cumprod0(np.add(_r(returns), 1.0), inplace=True)
     peak = cummax0(nav)
     np.maximum(peak, 1.0, out=peak)
     np.divide(nav, peak, out=nav)
@@ -167,6 +167,28 @@ def expectancy(returns: np.ndarray) -> np.ndarray | float:
     """Mean return of the sessions with ``r != 0``."""
     r = _r(returns)
     return _out(_divide(r.sum(axis=0), (r != 0).sum(axis=0).astype(float)))
+
+
+def session_moments(returns: np.ndarray) -> dict[str, np.ndarray]:
+    """The moments behind several metrics, computed in one pass with one scratch array.
+
+    Returns ``mean``, ``std`` (ddof=1), ``downside`` (``sqrt(mean(min(r, 0) ** 2))``),
+    ``gains`` and ``losses`` (sums of the positive and of the negative returns),
+    ``n_up`` and ``n_moving`` (counts of ``r > 0`` and ``r != 0``).
+    """
+    r = _r(returns)
+    mean = r.mean(axis=0)
+    scratch = np.subtract(r, mean)
+    np.multiply(scratch, scratch, out=scratch)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        std = np.sqrt(scratch.sum(axis=0) / (r.shape[0] - 1)) if r.shape[0] > 1 else np.full(r.shape[1:], np.nan)
+    np.minimum(r, 0.0, out=scratch)
+    losses = scratch.sum(axis=0)
+    np.multiply(scratch, scratch, out=scratch)
+    downside = np.sqrt(scratch.mean(axis=0))
+    return {"mean": mean, "std": std, "downside": downside, "gains": r.sum(axis=0) - losses, "losses": losses,
+            "n_up": np.count_nonzero(r > 0, axis=0).astype(np.float64),
+            "n_moving": np.count_nonzero(r, axis=0).astype(np.float64)}
 
 
 def alpha_beta(returns: np.ndarray, benchmark: np.ndarray) -> tuple[np.ndarray | float, np.ndarray | float]:

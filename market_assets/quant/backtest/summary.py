@@ -57,22 +57,28 @@ def performance_summary(sim: Simulation, benchmark: np.ndarray | None = None) ->
     annual = (1.0 + total) ** (SESSIONS_PER_YEAR / r.shape[0]) - 1.0
     drawdown, duration = mx.drawdown_statistics(r)
     var, cvar = mx.tail_risk(r, 0.95)
+    m = mx.session_moments(r)
     with np.errstate(divide="ignore", invalid="ignore"):
         calmar = np.where(np.asarray(drawdown) < 0, annual / -np.asarray(drawdown), np.nan)
+        sharpe = np.where(m["std"] > 0, m["mean"] / m["std"] * np.sqrt(SESSIONS_PER_YEAR), np.nan)
+        sortino = np.where(m["downside"] > 0, m["mean"] * np.sqrt(SESSIONS_PER_YEAR) / m["downside"], np.nan)
+        win_rate = np.where(m["n_moving"] > 0, m["n_up"] / m["n_moving"], np.nan)
+        profit_factor = np.where(m["losses"] < 0, m["gains"] / -m["losses"], np.nan)
+        expectancy = np.where(m["n_moving"] > 0, (m["gains"] + m["losses"]) / m["n_moving"], np.nan)
     out: dict[str, np.ndarray | float] = {
         "total_return": total,
         "annual_return": annual,
-        "annual_volatility": mx.annual_volatility(r),
-        "sharpe": mx.sharpe_ratio(r),
-        "sortino": mx.sortino_ratio(r),
+        "annual_volatility": m["std"] * np.sqrt(SESSIONS_PER_YEAR),
+        "sharpe": sharpe,
+        "sortino": sortino,
         "calmar": calmar,
         "max_drawdown": drawdown,
         "max_drawdown_duration": duration,
         "var_95": var,
         "cvar_95": cvar,
-        "win_rate": mx.win_rate(r),
-        "profit_factor": mx.profit_factor(r),
-        "expectancy": mx.expectancy(r),
+        "win_rate": win_rate,
+        "profit_factor": profit_factor,
+        "expectancy": expectancy,
         "turnover": turnover,
         "annual_turnover": turnover * SESSIONS_PER_YEAR,
         "gross_exposure": gross.mean(axis=0),

@@ -75,3 +75,23 @@ def test_undefined_values_are_nan_not_zero():
     assert np.isnan(mx.win_rate(flat))
     with pytest.raises(ValueError, match="NaN or inf"):
         mx.sharpe_ratio(np.array([0.01, np.nan]))
+
+
+def test_the_summary_equals_the_single_metrics(small_prices):
+    from market_assets.quant.backtest import CostModel, ExecutionConfig, market_panel, simulate
+    from market_assets.quant.backtest.summary import buy_and_hold_returns, performance_summary
+
+    panel = market_panel(small_prices)
+    rng = np.random.default_rng(0)
+    sim = simulate(rng.normal(0, 0.2, (panel.shape[0], 2, panel.shape[1])), panel,
+                   ExecutionConfig(costs=CostModel(commission_bps=5.0)))
+    summary = performance_summary(sim, buy_and_hold_returns(panel))
+    r = sim.returns[1:]
+    singles = {"sharpe": mx.sharpe_ratio, "sortino": mx.sortino_ratio, "calmar": mx.calmar_ratio,
+               "annual_volatility": mx.annual_volatility, "win_rate": mx.win_rate, "profit_factor": mx.profit_factor,
+               "expectancy": mx.expectancy, "max_drawdown": mx.max_drawdown, "var_95": mx.value_at_risk,
+               "cvar_95": mx.conditional_value_at_risk, "annual_return": mx.annual_return}
+    for name, fn in singles.items():
+        np.testing.assert_allclose(summary[name], fn(r), rtol=1e-12, err_msg=name)
+    assert summary["sharpe"].shape == (2,)
+    np.testing.assert_allclose(summary["beta"], mx.alpha_beta(r, buy_and_hold_returns(panel)[1:])[1])
