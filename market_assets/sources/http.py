@@ -6,8 +6,11 @@ What it does on top of :mod:`requests`:
 * a rate limit: at least ``min_interval`` seconds between request starts;
 * retries with exponential backoff (``backoff * 2**attempt``, capped at
   ``max_backoff``, times ``1 + jitter * U(0, 1)``) on timeouts, connection
-  errors, HTTP 5xx and 429 (a ``Retry-After`` header in seconds wins over the
-  computed delay, capped at ``max_backoff``), and on payloads the caller's
+  errors, bodies cut short or undecodable (a connection closed before
+  ``Content-Length`` bytes arrived: ``ChunkedEncodingError``; a corrupt gzip
+  body: ``ContentDecodingError``), HTTP 5xx and 429 (a ``Retry-After``
+  header in seconds wins over the computed delay, capped at
+  ``max_backoff``), and on payloads the caller's
   parser marks as retryable (e.g. a throttle note) by raising
   :class:`RetryableResponse`;
 * progress and retries logged on the ``market_assets.sources`` logger.
@@ -278,6 +281,10 @@ class HttpClient:
             response = self.session.get(url, params=params, timeout=self.retry.timeout)
         except (requests.Timeout, requests.ConnectionError) as exc:
             return _Retry(f"{type(exc).__name__}: {redact(str(exc))[:200]}")
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            # the body is read inside get(): a connection closed mid-body or a corrupt
+            # compressed body is a transient transport fault, like a reset
+            return _Retry(f"truncated or undecodable body ({type(exc).__name__}: {redact(str(exc))[:200]})")
         status = response.status_code
         if status == 429 or status >= 500:
             return _Retry(f"HTTP {status}", _retry_after_seconds(response.headers.get("Retry-After")))

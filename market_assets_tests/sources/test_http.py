@@ -109,3 +109,112 @@ def test_each_provider_declares_its_policy_once() -> None:
 def test_redact_hides_api_keys_in_urls() -> None:
     assert redact("GET /query?function=X&apikey=SECRET123&symbol=A") == "GET /query?function=X&apikey=***&symbol=A"
     assert redact("url: /q?APIKEY=s3cr3t") == "url: /q?APIKEY=***"
+
+
+# ---- transport faults: bodies cut short, corrupt encodings, resets mid-body ----------------
+
+
+class FaultServer:
+    """A raw-socket HTTP server answering each request with the next scripted fault.
+
+    Each script entry is ``(head, body, ending)``: ``head`` the status line and
+    headers, ``body`` the bytes actually sent, ``ending`` ``"close"`` (a clean
+    FIN, e.g. after a body shorter than its Content-Length) or ``"reset"`` (RST).
+    The last entry repeats.  ``requests`` counts the requests answered.
+    """
+
+    def __init__(self, *script: tuple[bytes, bytes, str]) -> None:
+        import socket
+
+        self.script, self.requests = list(script), 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.base = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self._stop = False
+        import threading
+
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import socket
+        import struct
+
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    conn.recv(65536)
+                except OSError:
+                    continue
+                head, body, ending = self.script.pop(0) if len(self.script) > 1 else self.script[0]
+                self.requests += 1
+                conn.sendall(head + b"\r\n" + body)
+                if ending == "reset":  # SO_LINGER 0: close sends RST instead of FIN
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def close(self) -> None:
+        self._stop = True
+        self.thread.join(timeout=2)
+        self.sock.close()
+
+
+def _head(length: int, *extra: str) -> bytes:
+    return ("HTTP/1.1 200 OK\r\n" + "".join(f"{h}\r\n" for h in extra) + f"Content-Length: {length}\r\n").encode()
+
+
+CSV = b"Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10.5,1000\n"
+TRUNCATED = (_head(len(CSV) + 500), CSV[:20], "close")  # announces 500 bytes more than it sends
+GOOD = (_head(len(CSV)), CSV, "close")
+BAD_GZIP = (_head(12, "Content-Encoding: gzip"), b"not gzip!!!!", "close")
+RESET = (_head(len(CSV) + 500), CSV[:20], "reset")
+
+
+@pytest.fixture
+def fault_server():
+    servers: list[FaultServer] = []
+
+    def make(*script: tuple[bytes, bytes, str]) -> FaultServer:
+        servers.append(FaultServer(*script))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+@pytest.mark.parametrize("fault", [TRUNCATED, BAD_GZIP, RESET], ids=["truncated", "bad-gzip", "reset-mid-body"])
+def test_a_body_cut_short_or_corrupt_is_retried(fault_server, fake_clock: FakeClock, fault) -> None:
+    server = fault_server(fault, GOOD)
+    assert _client(fake_clock).get(server.base + "/x", {}, symbol="AAPL", parse=str) == CSV.decode()
+    assert server.requests == 2 and fake_clock.sleeps == [1.0]
+
+
+def test_a_body_always_cut_short_names_provider_symbol_and_redacted_url(fault_server, fake_clock: FakeClock) -> None:
+    server = fault_server(TRUNCATED)
+    client = _client(fake_clock, max_retries=2)
+    with pytest.raises(SourceError) as info:
+        client.get(server.base + "/q", {"apikey": "S3CRET-KEY-123", "s": "aapl.us"}, symbol="AAPL", parse=str)
+    message = str(info.value)
+    assert message.startswith("test: no data for 'AAPL' after 3 attempts; last failure: truncated or undecodable body")
+    assert "ChunkedEncodingError" in message and "IncompleteRead" in message
+    assert f"(GET {server.base}/q?apikey=***&s=aapl.us)" in message
+    assert "S3CRET-KEY-123" not in message
+    assert server.requests == 3
+
+
+def test_a_provider_reports_a_truncated_download_with_its_symbol(fault_server, fake_clock: FakeClock) -> None:
+    import datetime as dt
+
+    server = fault_server(TRUNCATED)
+    source = StooqSource(symbols=["MSFT"], base_url=server.base + "/q/d/l/",
+                         retry=RetryPolicy(max_retries=1, backoff=0.0, jitter=0.0), sleep=fake_clock.sleep,
+                         clock=fake_clock)
+    with pytest.raises(SourceError, match=r"^stooq: no data for 'MSFT' after 2 attempts; last failure: truncated"):
+        source.fetch(dt.date(2024, 1, 2), dt.date(2024, 1, 5))
