@@ -6,8 +6,8 @@ Row ``t`` of ``targets`` is decided with information up to **session t's
 close** (a prediction dated ``t`` is made after t's close).  It is executed at
 **session t+1**, at its open (``fill="open"``) or at its close
 (``fill="close"``), never on bar ``t`` itself, and the new positions earn
-returns **from the fill price onwards**.  Each session ``t >= 1`` is two
-segments of adjusted prices:
+returns **from the fill price onwards**.  Each session ``t >= 1`` is a fill
+between two segments of adjusted prices:
 
 1. *pre-fill*: from close ``t-1`` to the fill price of ``t`` (the overnight
    gap for open fills, the whole session for close fills), earned by the
@@ -41,9 +41,10 @@ Trades and limits
   closed at the next session's fill, and the symbol stays flat until its
   target is 0 or changes side.
 
-Proportional costs without caps, bands or stops take a path computed in
-weights for all sessions at once; anything path-dependent takes a loop over
-sessions (vectorised over symbols).  Both implement the same equations.
+Proportional costs without caps, bands or stops, with finite targets and no
+position across an invalid bar, take a path computed in weights for all
+sessions at once; anything path-dependent takes a loop over sessions
+(vectorised over symbols).  Both implement the same equations (tested equal).
 Arrays may carry batch axes between time and symbols (``(T, *batch, N)``):
 independent portfolios, e.g. configurations of a sweep or one per symbol.
 """

@@ -90,7 +90,9 @@ class BacktestResult:
     """What one period produced."""
 
     daily: pl.DataFrame  #: date, nav, return, benchmark_return, gross/net exposure, turnover, costs, borrow
-    positions: pl.DataFrame  #: date, symbol, target, weight, trade (rows where any is non-zero)
+    #: date, symbol, target (decided at the date's close, filled the next session), weight (at the close),
+    #: trade (filled this session, fraction of the NAV before the fill); rows where any is non-zero
+    positions: pl.DataFrame
     metrics: dict[str, float]  #: :func:`.summary.performance_summary` plus intervals and Sharpe checks
     state: BacktestState  #: pass to the next period's call
     simulation: Simulation  #: the arrays behind ``daily`` and ``positions``
