@@ -2,21 +2,25 @@
 
 import dagster as dg
 
-from market_assets.defs.assets import diagnostics, features, labels, models, predictions, prices, regimes
+from market_assets.defs.assets import (
+    diagnostics, features, labels, models, monitoring, predictions, prices, regimes, retraining,
+)
 from market_assets.defs.io_manager import PartitionedParquetIOManager
 from market_assets.defs.jobs import JOBS
 from market_assets.defs.resources import MlflowResource, OptunaResource, PriceSourceResource, from_environment
 from market_assets.defs.schedules import SCHEDULES
+from market_assets.defs.sensors import SENSORS
 from market_assets.settings import load_settings
 
 settings = load_settings()
-modules = [prices, regimes, features, labels, diagnostics, models, predictions]
+modules = [prices, regimes, features, labels, diagnostics, models, retraining, predictions, monitoring]
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(modules),
     asset_checks=dg.load_asset_checks_from_modules(modules),
     jobs=JOBS,
     schedules=SCHEDULES,
+    sensors=SENSORS,
     resources={
         "parquet_io_manager": PartitionedParquetIOManager(root=settings.data_root),
         "price_source": PriceSourceResource.from_deployment(settings.price_source),

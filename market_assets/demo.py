@@ -6,7 +6,12 @@ the instance of ``$DAGSTER_HOME``:
 1. ``features_job`` over the demo window (prices, regimes, features: one run);
 2. ``labels_job`` over the sessions whose longest label window has closed;
 3. ``training_job`` over the last weeks (a walk-forward, one run);
-4. ``predictions_job`` over the sessions of those weeks.
+4. ``predictions_job`` over the sessions of those weeks;
+5. ``monitoring_job`` (``model_performance``, ``drift_report``) over the same sessions.
+
+The demo market's regime shifts a few weeks before the weekly models start
+(:func:`market_assets.settings.demo_regime_shift`), so drift checks fail after
+it and the retrain sensor, running in ``dagster dev``, starts a retrain.
 
 The window ends at the last session that closed before today, so the UI opens
 on an up-to-date history and the nightly schedule carries it on.
@@ -79,13 +84,18 @@ def run_demo(window: DemoWindow) -> None:
         ("labels_job", window.start, window.labels_end),
         ("training_job", window.first_week, window.last_week),
         ("predictions_job", window.predictions_start, window.end),
+        ("monitoring_job", window.predictions_start, window.end),
     ]
+    # Record every monitored session's own check results (the default stops at
+    # 31 sessions a run), so the retrain sensor of `dagster dev` sees them.
+    per_session = {"config": {"per_session_check_limit": 400}}
+    run_config = {"monitoring_job": {"ops": {"drift_report": per_session, "model_performance": per_session}}}
     with dg.DagsterInstance.get() as instance:
         for job_name, first, last in steps:
             began = time.perf_counter()
             log.info("demo: %s over %s … %s", job_name, first, last)
             result = defs.get_job_def(job_name).execute_in_process(
-                instance=instance,
+                instance=instance, run_config=run_config.get(job_name, {}),
                 tags={
                     "dagster/asset_partition_range_start": first.isoformat(),
                     "dagster/asset_partition_range_end": last.isoformat(),

@@ -26,6 +26,9 @@ variable                                default                         meaning
 ``MARKET_ASSETS_OPTUNA_URL``            ``sqlite:///<repo>/var/…``      Optuna study storage (RDB URL)
 ``MARKET_ASSETS_CACHE_DIR``             ``$DAGSTER_HOME/market_assets_  small caches (calendar facts); without
                                         cache``                         DAGSTER_HOME the user cache directory
+``MARKET_ASSETS_ALERT_WEBHOOK_URL``     (none: alerts off)              Slack-compatible webhook that run and
+                                                                        check failures are posted to (a secret)
+``MARKET_ASSETS_UI_URL``                ``http://127.0.0.1:3000``       Dagster UI base that alerts link to
 ======================================  ==============================  =========================================
 
 Environments
@@ -46,6 +49,8 @@ Secrets never live here: the Alpha Vantage key stays in the variable
 ``MARKET_ASSETS_ALPHA_VANTAGE_KEY_ENV`` names, read by the source when it
 fetches; URLs that may carry credentials (MLflow, Optuna) reach Dagster as
 ``dg.EnvVar`` when set (see ``market_assets.defs.resources.from_environment``).
+The alert webhook URL carries its token in the path: it is kept out of the
+settings' repr and out of every message, even a refusal of its value.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -63,6 +68,7 @@ from market_assets.sources.http import check_base_url, hide_password
 ENVIRONMENTS = ("local", "test", "production")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_MLFLOW_UI = "http://127.0.0.1:5000"  # where `make mlflow-ui` serves the local store
+LOCAL_DAGSTER_UI = "http://127.0.0.1:3000"  # where `dagster dev` serves the UI
 DEFAULT_KEY_ENV = "ALPHA_VANTAGE_API_KEY"
 
 #: The setting behind each price-source option, named in messages.
@@ -83,7 +89,7 @@ VARIABLES = (
     "MARKET_ASSETS_SOURCE", "MARKET_ASSETS_SYMBOLS", "MARKET_ASSETS_SOURCE_BASE_URL",
     "MARKET_ASSETS_SOURCE_DIRECTORY", "MARKET_ASSETS_ALPHA_VANTAGE_KEY_ENV", "MARKET_ASSETS_MLFLOW_URI",
     "MARKET_ASSETS_MLFLOW_ARTIFACTS", "MARKET_ASSETS_MLFLOW_UI_URL", "MARKET_ASSETS_OPTUNA_URL",
-    "MARKET_ASSETS_CACHE_DIR",
+    "MARKET_ASSETS_CACHE_DIR", "MARKET_ASSETS_ALERT_WEBHOOK_URL", "MARKET_ASSETS_UI_URL",
 )  # fmt: skip
 
 
@@ -105,6 +111,10 @@ class Settings:
     mlflow_ui_url: str | None
     optuna_storage: str
     cache_dir: Path
+    #: where run and check failures are posted; None: alerts off (a secret: not in repr)
+    alert_webhook_url: str | None = field(repr=False)
+    #: the Dagster UI that alerts link to, without a trailing slash
+    ui_url: str
     #: the price source this deployment runs, and what a run may change of it
     price_source: SourceDeployment
     #: the variables of :data:`VARIABLES` that were set (non-empty)
@@ -146,7 +156,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         mlflow_ui_url=_mlflow_ui_url(env, environment),
         optuna_storage=given.get("MARKET_ASSETS_OPTUNA_URL", f"sqlite:///{REPO_ROOT / 'var' / 'optuna.db'}"),
         cache_dir=_cache_dir(env),
-        price_source=_price_source(environment=environment, calendar=calendar, **source),
+        alert_webhook_url=_alert_webhook_url(given.get("MARKET_ASSETS_ALERT_WEBHOOK_URL")),
+        ui_url=check_base_url(given.get("MARKET_ASSETS_UI_URL", LOCAL_DAGSTER_UI), option="MARKET_ASSETS_UI_URL")
+        .rstrip("/"),
+        price_source=_price_source(
+            environment=environment, calendar=calendar,
+            start_date=_start_date(given.get("MARKET_ASSETS_START", "2016-01-04")), **source,
+        ),
         variables_set=frozenset(given),
     )
     if environment == "production":
@@ -174,6 +190,23 @@ def _mlflow_ui_url(env: Mapping[str, str], environment: str) -> str | None:
         raise ValueError(f"{exc} (or empty for no links)") from None
 
 
+def _alert_webhook_url(url: str | None) -> str | None:
+    """The webhook URL, or None; a refusal never shows the value (its path is the token)."""
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an invalid port
+        valid = False
+    if not valid:
+        raise ValueError(
+            "MARKET_ASSETS_ALERT_WEBHOOK_URL: expected an http:// or https:// URL with a host (value not shown: "
+            "a webhook URL holds its token); or unset it to turn alerts off"
+        )
+    return url
+
+
 def _cache_dir(env: Mapping[str, str]) -> Path:
     """Where small caches go: the setting, else under DAGSTER_HOME, else the user's cache
     directory; never inside the installed package (which may be read-only or shared)."""
@@ -185,10 +218,22 @@ def _cache_dir(env: Mapping[str, str]) -> Path:
     return Path(base).expanduser() / "market_assets"
 
 
+def demo_regime_shift(start_date: dt.date) -> dt.date:
+    """When the demo market's regime shifts: about 22 months after the first partition.
+
+    Inside the demo's two-year window and a few weeks before its weekly models
+    start, so the UI shows drift checks failing after the shift and the retrain
+    sensor reacting.  Fixed by the start date, so the market never changes under
+    stored partitions.
+    """
+    return start_date + dt.timedelta(days=670)
+
+
 def _price_source(
     *,
     environment: str,
     calendar: str,
+    start_date: dt.date,
     source: str,
     symbols: tuple[str, ...] | None,
     source_base_url: str | None,
@@ -203,7 +248,8 @@ def _price_source(
     Only ``local`` lets a run switch kinds.
     """
     options: dict[str, dict[str, object]] = {
-        "synthetic": {"calendar": calendar, **SYNTHETIC_DEMO},
+        "synthetic": {"calendar": calendar, **SYNTHETIC_DEMO,
+                      "regime_shift_date": demo_regime_shift(start_date).isoformat()},
         "alpha_vantage": {"api_key_env": alpha_vantage_key_env},
     }
     own = {"symbols": list(symbols) if symbols else None, "base_url": source_base_url, "directory": source_directory}

@@ -104,5 +104,7 @@ def test_an_env_var_resource_reads_the_variable_when_the_run_starts(monkeypatch)
     def tracked(mlflow: MlflowResource) -> None:
         seen.append(mlflow.tracking_uri)
 
-    assert dg.materialize([tracked], resources={"mlflow": MlflowResource(tracking_uri=uri)}).success
+    with dg.instance_for_test() as instance:  # a held instance: an implicit ephemeral one can be collected mid-run
+        assert dg.materialize([tracked], resources={"mlflow": MlflowResource(tracking_uri=uri)},
+                              instance=instance).success
     assert seen == ["https://mlflow.example"]

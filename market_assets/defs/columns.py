@@ -31,6 +31,31 @@ _EXACT: dict[str, str] = {
     "ic": "Pearson correlation across the session's symbols of the column with the label (null if undefined).",
     "rank_ic": "Spearman (rank) correlation across the session's symbols with the label (null if undefined).",
     "n": "Symbols with both values present in the session's cross-section.",
+    # drift_report
+    "kind": "What drifted: feature (a model input), prediction (the champion's forecast) or target (the realised return).",
+    "column": "The column compared between the current window and the champion's training reference.",
+    "stattest": "Evidently's default test for the column: K-S p-value (<= 1000 reference rows), normed "
+    "Wasserstein distance (more), chi-square / Z-test / Jensen-Shannon for few values.",
+    "score": "The test's statistic: a p-value (drift when below the threshold) or a distance (drift when at or above).",
+    "threshold": "The test's drift threshold (0.05 for p-values, 0.1 for distances).",
+    "drifted": "Whether the column drifted: past its test's threshold and beyond the reference's own variation (null: untested).",
+    "severity": "How far past its threshold the column is (>= 1 means drifted); used for ranking.",
+    "reference_severity": "The largest severity of a window-sized block of the reference against the rest: "
+    "what the reference shows of itself; a column drifts only beyond it.",
+    "drifted_by_evidently": "Evidently's own decision (score past its threshold), before the reference calibration.",
+    "n_reference": "Finite values of the column in the reference.",
+    "n_current": "Finite values of the column in the current window.",
+    # model_performance
+    "asof": "The evaluation session: only returns known at its close are judged.",
+    "first_session": "First session of the judged window.",
+    "last_session": "Last session of the judged window.",
+    "n_sessions": "Sessions of the window with judged predictions.",
+    "directional_accuracy": "Share of rows whose predicted and realised returns have the same sign.",
+    "rmse": "Root mean squared error of the predicted return, in return units.",
+    "mae": "Mean absolute error of the predicted return, in return units.",
+    "r2": "1 - SSE / SST of the predicted return around the window's mean realised return.",
+    "icir": "Mean daily IC over its standard deviation (per session, not annualised).",
+    "rank_icir": "Mean daily rank IC over its standard deviation (per session, not annualised).",
     # predictions
     "horizon": "Forecast horizon in sessions.",
     "prediction": "The model's forecast: the forward return (regression) or the predicted class index.",

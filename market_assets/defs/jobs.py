@@ -23,9 +23,25 @@ features_job = dg.define_asset_job(
 daily_job = dg.define_asset_job(
     name="daily_job",
     selection=dg.AssetSelection.assets("raw_prices", "validated_prices", "price_rejections",
-                                       "market_regimes", "feature_table", "predictions"),
+                                       "market_regimes", "feature_table", "predictions",
+                                       "model_performance", "drift_report"),
     partitions_def=SESSIONS,
-    description="Everything a session's close makes computable: prices, regimes, features, predictions.",
+    description="Everything a session's close makes computable: prices, validation, regimes, features, "
+                "predictions, then the champion's realised performance and drift.",
+)
+
+monitoring_job = dg.define_asset_job(
+    name="monitoring_job",
+    selection=dg.AssetSelection.assets("model_performance", "drift_report"),
+    partitions_def=SESSIONS,
+    description="Judge the serving champion on the selected sessions: realised performance and drift.",
+)
+
+retrain_job = dg.define_asset_job(
+    name="retrain_job",
+    selection=dg.AssetSelection.assets("retrained_model"),
+    partitions_def=SESSIONS,
+    description="Retrain on everything known at the session's close (the retrain sensor's target).",
 )
 
 labels_job = dg.define_asset_job(
@@ -49,4 +65,4 @@ predictions_job = dg.define_asset_job(
     description="The champion's predictions for the selected sessions.",
 )
 
-JOBS = [prices_job, features_job, daily_job, labels_job, training_job, predictions_job]
+JOBS = [prices_job, features_job, daily_job, monitoring_job, retrain_job, labels_job, training_job, predictions_job]

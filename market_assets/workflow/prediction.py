@@ -81,7 +81,7 @@ def predict_sessions(
             version, days = group[0][0], [session for _, session in group]
             _check_servable(name, version, days, calendar, position, max_champion_age)
             rows = features.filter(pl.col("date").is_in(days))
-            frames.append(_predict(tracking, name, version, rows, task, horizon))
+            frames.append(predict_with_version(tracking, name, version, rows, task, horizon))
             log.info(f"{name} v{version.version} (trained to {version.train_end}) "
                      f"predicted {rows.height:,} rows for {days[0]} … {days[-1]}")
     return pl.concat(frames, how="diagonal_relaxed").sort("date", "horizon", "symbol")
@@ -105,7 +105,7 @@ def _check_servable(
         )
 
 
-def _predict(
+def predict_with_version(
     tracking: TrackingConfig, name: str, version: ChampionRecord, rows: pl.DataFrame, task: str, horizon: int
 ) -> pl.DataFrame:
     """Score ``rows`` with one model version after checking its input contract."""

@@ -97,9 +97,12 @@ def training_params(spec: TrainingSpec, options: TrainingOptions, model: Any) ->
 
 def log_run(
     tracking: TrackingConfig, name: str, spec: TrainingSpec, fitted: FittedModel, train_end: dt.date,
-    options: TrainingOptions, extra_tags: Mapping[str, str],
+    options: TrainingOptions, extra_tags: Mapping[str, str], period: str | None = None,
 ) -> Any:
-    """Log the period's MLflow run and register its model; the ``LoggedModel``."""
+    """Log the period's MLflow run and register its model; the ``LoggedModel``.
+
+    ``extra_tags`` may name the Dagster ``partition`` (a retrain's session); ``train_end`` is always the cut-off.
+    """
     import json
 
     from market_assets.quant.training import feature_importance
@@ -107,7 +110,7 @@ def log_run(
 
     metric, _ = spec.key_metric
     tags = {
-        **extra_tags, "partition": train_end.isoformat(), "train_end": train_end.isoformat(),
+        "partition": train_end.isoformat(), **extra_tags, "train_end": train_end.isoformat(),
         "model_name": spec.model_name, "task": spec.task, "horizon": str(spec.horizon), "key_metric": metric,
         "input_fingerprint": fingerprint(fitted.train.X, fitted.train.y),
         "n_features": str(len(fitted.feature_columns)), "interval": json.dumps(fitted.interval),
@@ -116,6 +119,6 @@ def log_run(
         tracking, model_name=name, model=fitted.model, X_example=fitted.validation.X.head(50).to_pandas(),
         params=training_params(spec, options, fitted.model), metrics=fitted.metrics, tags=tags,
         feature_importance=feature_importance(fitted.model, fitted.feature_columns),
-        run_name=run_name(spec, train_end),
+        run_name=run_name(spec, train_end, period),
         json_artifacts={FEATURES_ARTIFACT: feature_contract(fitted.feature_columns, fitted.required_features)},
     )

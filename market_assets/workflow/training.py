@@ -110,10 +110,13 @@ def registered_model_name(task: str, horizon: int) -> str:
     return f"market_assets_{task}_h{horizon}"
 
 
-def run_name(spec: TrainingSpec, train_end: dt.date) -> str:
-    """The MLflow run name of a period, e.g. ``"ridge h1 week 2025-11-02"``."""
+def run_name(spec: TrainingSpec, train_end: dt.date, period: str | None = None) -> str:
+    """The MLflow run name of a period, e.g. ``"ridge h1 week 2025-11-02"``.
+
+    ``period`` replaces ``"week <train_end>"``, e.g. ``"retrain after 2026-10-07"``.
+    """
     task = "" if spec.task == "regression" else f" {spec.task}"
-    return f"{spec.model_name}{task} h{spec.horizon} week {train_end.isoformat()}"
+    return f"{spec.model_name}{task} h{spec.horizon} {period or f'week {train_end.isoformat()}'}"
 
 
 def train_period(
@@ -129,6 +132,7 @@ def train_period(
     optuna_storage: str | None = None,
     tags: Mapping[str, str] | None = None,
     log: Log | None = None,
+    period: str | None = None,
 ) -> PeriodResult:
     """Train, validate, log, register and judge the model used from ``train_end`` on.
 
@@ -156,6 +160,8 @@ def train_period(
         Extra run and version tags (e.g. the orchestrator's run id).
     log : Log, optional
         Progress messages with stage timings (default: this module's logger).
+    period : str, optional
+        How the run names the period (default ``"week <train_end>"``; see :func:`run_name`).
 
     Raises
     ------
@@ -182,10 +188,10 @@ def train_period(
     clock.lap(f"fitted and validated {spec.model_name} ({spec.task}, h={spec.horizon})")
     name = registered_model_name(spec.task, spec.horizon)
     decision = champion_decision(tracking, name, spec, fitted, train_end, options.promotion_margin, log)
-    logged = log_run(tracking, name, spec, fitted, train_end, options, tags or {})
+    logged = log_run(tracking, name, spec, fitted, train_end, options, tags or {}, period=period)
     alias = promote_or_challenge(tracking, name, logged.version, decision)
     log.info(f"{name} v{logged.version} is {alias}: {decision.reason}")
-    clock.lap(f"tracked in MLflow as {name} v{logged.version} (run {run_name(spec, train_end)!r})")
+    clock.lap(f"tracked in MLflow as {name} v{logged.version} (run {run_name(spec, train_end, period)!r})")
     return PeriodResult(
         train_end=train_end, spec=spec, registered_model=name, version=logged.version, alias=alias,
         decision=decision, metrics=dict(fitted.metrics), train_rows=fitted.train.X.height,
@@ -194,7 +200,7 @@ def train_period(
         validation_window=(fitted.validation.meta["date"].min(), fitted.validation.meta["date"].max()),
         last_training_label_end=fitted.train.meta["label_end"].max(),
         last_validation_label_end=fitted.validation.meta["label_end"].max(),
-        run_id=logged.run_id, run_name=run_name(spec, train_end), run_url=logged.run_url,
+        run_id=logged.run_id, run_name=run_name(spec, train_end, period), run_url=logged.run_url,
     )
 
 

@@ -1,7 +1,7 @@
 """``predictions``: the champion's forecasts for each session, from a model trained before it.
 
 Lineage: session ``t`` depends on the ``trained_model`` weeks up to and
-including its own week, over the last :data:`CHAMPION_LOOKBACK_SESSIONS`
+including its own week and on the ``retrained_model`` sessions before it, over the last :data:`CHAMPION_LOOKBACK_SESSIONS`
 sessions (:data:`CHAMPION_WEEKS`): the champion that serves ``t`` is the
 latest promoted week on or before ``t``, which may be an older week when
 later ones lost to it.  A champion older than the declared window is refused.
@@ -32,6 +32,12 @@ CHAMPION_WEEKS = dg.TimeWindowPartitionMapping(
 )
 
 
+#: Session t -> the retrains of the sessions before t (a retrain after s serves s's next session on).
+CHAMPION_RETRAINS = dg.TimeWindowPartitionMapping(
+    start_offset=-CHAMPION_LOOKBACK_SESSIONS, end_offset=-1, allow_nonexistent_upstream_partitions=True
+)
+
+
 class PredictionConfig(dg.Config):
     """Which registered models to predict with."""
 
@@ -43,7 +49,8 @@ class PredictionConfig(dg.Config):
     **DAILY,
     group_name="models",
     kinds={"mlflow", "polars"},
-    deps=[dg.AssetDep("trained_model", partition_mapping=CHAMPION_WEEKS)],
+    deps=[dg.AssetDep("trained_model", partition_mapping=CHAMPION_WEEKS),
+          dg.AssetDep("retrained_model", partition_mapping=CHAMPION_RETRAINS)],
 )
 def predictions(
     context: dg.AssetExecutionContext,
