@@ -94,7 +94,7 @@ def run_demo(window: DemoWindow) -> None:
         for job_name, first, last in steps:
             began = time.perf_counter()
             log.info("demo: %s over %s … %s", job_name, first, last)
-            result = defs.get_job_def(job_name).execute_in_process(
+            result = defs.resolve_job_def(job_name).execute_in_process(
                 instance=instance, run_config=run_config.get(job_name, {}),
                 tags={
                     "dagster/asset_partition_range_start": first.isoformat(),

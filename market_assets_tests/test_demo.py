@@ -31,5 +31,5 @@ def test_too_short_a_history_is_refused_with_the_variable_to_set():
 
 
 def test_the_demo_jobs_exist():
-    for name in ("features_job", "labels_job", "training_job", "predictions_job"):
-        assert defs.get_job_def(name).name == name
+    for name in ("features_job", "labels_job", "training_job", "predictions_job", "monitoring_job", "retrain_job"):
+        assert defs.resolve_job_def(name).name == name
