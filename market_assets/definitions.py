@@ -9,6 +9,7 @@ from market_assets.defs.io_manager import PartitionedParquetIOManager
 from market_assets.defs.jobs import JOBS
 from market_assets.defs.resources import MlflowResource, OptunaResource, PriceSourceResource, from_environment
 from market_assets.defs.schedules import SCHEDULES
+from market_assets.defs.alerts import ALERT_SENSORS
 from market_assets.defs.sensors import SENSORS
 from market_assets.settings import load_settings
 
@@ -20,7 +21,7 @@ defs = dg.Definitions(
     asset_checks=dg.load_asset_checks_from_modules(modules),
     jobs=JOBS,
     schedules=SCHEDULES,
-    sensors=SENSORS,
+    sensors=[*SENSORS, *ALERT_SENSORS],
     resources={
         "parquet_io_manager": PartitionedParquetIOManager(root=settings.data_root),
         "price_source": PriceSourceResource.from_deployment(settings.price_source),
