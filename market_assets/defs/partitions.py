@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Sequence
 
 import dagster as dg
 
@@ -30,13 +32,69 @@ def session_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
     )
 
 
-def partition_dates(keys: list[str]) -> list[dt.date]:
-    """Partition keys as sorted dates (input keys can arrive unordered)."""
+RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+
+
+def partition_dates(keys: Sequence[str]) -> list[dt.date]:
+    """Partition keys as sorted dates (input keys can arrive unordered).
+
+    Raises
+    ------
+    ValueError
+        When ``keys`` is empty: a run over no session, which Dagster gives an
+        asset whose partition range is reversed (``--partition-range
+        2025-03-10...2025-03-03``, or range tags with start after end).  The
+        message names both keys of the run's range when called inside a run.
+    """
+    if not keys:
+        raise ValueError(_no_sessions_message())
     return sorted(dt.date.fromisoformat(k) for k in keys)
+
+
+def _no_sessions_message() -> str:
+    """Why a run has no partition key, naming its range when an execution context is current."""
+    try:
+        tags = dg.AssetExecutionContext.get().run.tags
+    except dg.DagsterInvariantViolationError:  # called outside a run
+        tags = {}
+    start, end = (tags.get(tag) for tag in RANGE_TAGS)
+    if start and end and start > end:
+        return (
+            f"the run's partition range is reversed: start {start} is after end {end}, so it holds no "
+            f"session; give the earlier key first (--partition-range {end}...{start}, or tags "
+            f"{RANGE_TAGS[0]}={end} and {RANGE_TAGS[1]}={start})"
+        )
+    shown = f" ({start} … {end})" if start and end else ""
+    return (
+        f"no partition keys: the run's partition range{shown} holds no session; expected at least one "
+        "session key (YYYY-MM-DD) with the range's start on or before its end"
+    )
 
 
 #: The daily session partitions of this deployment (calendar and start from settings).
 SESSIONS = session_partitions(load_settings())
+
+
+def last_day_of_session(session: dt.date, settings: Settings | None = None) -> dt.date:
+    """The last calendar day that belongs to ``session``'s partition: the day before the next session.
+
+    Every calendar day belongs to the session on or before it, so a Friday's
+    partition also owns the weekend after it (and a holiday that follows).  A
+    run fetches its sessions through this day, so rows a provider dates on
+    those days reach the same partition in a nightly run as in a backfill.
+    Weekdays past the calendar's horizon count as sessions.
+    """
+    settings = settings or load_settings()
+    holidays = _holidays(settings.calendar, settings.start_date)
+    day = session + dt.timedelta(days=1)
+    while day.weekday() >= 5 or day in holidays:
+        day += dt.timedelta(days=1)
+    return day - dt.timedelta(days=1)
+
+
+@functools.lru_cache(maxsize=4)
+def _holidays(calendar: str, start: dt.date) -> frozenset[dt.date]:
+    return frozenset(non_session_weekdays(calendar, start))
 
 
 def model_periods(settings: Settings) -> dg.WeeklyPartitionsDefinition:

@@ -174,3 +174,84 @@ def test_one_session_run_records_its_check_results_on_the_session(tmp_path, inst
         (name, partition) for name in {e.check_name for e in evaluations} for partition in ("2024-03-04", "None")
     )
     assert len(evaluations) == 18
+
+
+# ---- rows dated off-session or undated: stored under a session, rejected there, never dropped ----
+
+WEEK = ["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05", "2024-01-08"]
+SATURDAY = "2024-01-06"
+
+
+def _write_files(directory, extra_days: tuple[str, ...] = (SATURDAY,)) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for symbol, days in (("ACME", WEEK + list(extra_days)), ("BETA", WEEK)):
+        days = sorted(days)
+        pl.DataFrame(
+            {"Date": days, "Open": [10.0] * len(days), "High": [11.0] * len(days), "Low": [9.0] * len(days),
+             "Close": [10.5] * len(days), "Adj Close": [10.5] * len(days), "Volume": [100.0] * len(days)}
+        ).write_csv(directory / f"{symbol}.csv")
+
+
+def _with_undated_row(monkeypatch) -> None:
+    """Sources refuse empty dates; a provider may still deliver one: append it to every fetch."""
+    build = PriceSourceResource.build
+
+    class Undated:
+        def __init__(self, inner):
+            self.inner, self.name = inner, inner.name
+
+        def symbols(self):
+            return self.inner.symbols()
+
+        def fetch(self, start, end):
+            frame = self.inner.fetch(start, end)
+            return pl.concat([frame, frame.head(1).with_columns(pl.lit(None, dtype=pl.Date).alias("date"),
+                                                                 source=pl.lit("undated"))])
+
+    monkeypatch.setattr(PriceSourceResource, "build", lambda self: Undated(build(self)))
+
+
+def _files_run(root, instance, start, end, directory):
+    return dg.materialize(
+        [raw_prices, validate_prices_step], instance=instance,
+        resources=_resources(root, kind="files", directory=str(directory)),
+        tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
+    )
+
+
+def test_off_session_and_undated_rows_reach_price_rejections(tmp_path, instance, monkeypatch):
+    _write_files(tmp_path / "files")
+    _with_undated_row(monkeypatch)
+    result = _files_run(tmp_path / "data", instance, WEEK[0], WEEK[-1], tmp_path / "files")
+    assert result.success
+    data = tmp_path / "data"
+    raw, validated, rejected = (_read(data, a) for a in ("raw_prices", "validated_prices", "price_rejections"))
+    assert raw.height == 2 * len(WEEK) + 2 == validated.height + rejected.height  # nothing dropped
+    assert validated.height == 2 * len(WEEK)
+    friday = pl.read_parquet(data / "price_rejections" / "2024-01-05.parquet")
+    assert friday.select("date", "received_date", "symbol", "reasons").rows() == [
+        (dt.date(2024, 1, 5), dt.date(2024, 1, 6), "ACME", "date_not_in_sessions")]
+    first = pl.read_parquet(data / "price_rejections" / f"{WEEK[0]}.parquet")
+    assert first.select("received_date", "source", "reasons").rows() == [
+        (None, "undated", "null_value;date_not_in_sessions")]
+    # the raw partition keeps the row as received, its date in received_date
+    stored = pl.read_parquet(data / "raw_prices" / "2024-01-05.parquet").filter(pl.col("received_date") != pl.col("date"))
+    assert stored.select("symbol", "received_date").rows() == [("ACME", dt.date(2024, 1, 6))]
+    off = {k: m["rows_off_session"].value for k, m in _materializations(instance, "raw_prices").items()}
+    assert off == {WEEK[0]: 1, "2024-01-03": 0, "2024-01-04": 0, "2024-01-05": 1, "2024-01-08": 0}
+    # sessions_are_complete fails on the two sessions holding them, as a warning
+    key = dg.AssetCheckKey(dg.AssetKey("validated_prices"), "sessions_are_complete")
+    history = instance.event_log_storage.get_asset_check_execution_history(key, limit=100)
+    verdicts = {r.evaluation.partition: (r.evaluation.passed, r.evaluation.severity) for r in history}
+    assert verdicts[WEEK[0]] == verdicts["2024-01-05"] == (False, dg.AssetCheckSeverity.WARN)
+    assert verdicts["2024-01-04"][0] and verdicts["2024-01-08"][0]
+
+
+def test_a_weekend_row_lands_in_the_fridays_partition_nightly_as_in_a_backfill(tmp_path, instance):
+    _write_files(tmp_path / "files", extra_days=(SATURDAY, "2024-01-07"))
+    _files_run(tmp_path / "backfill", instance, WEEK[0], WEEK[-1], tmp_path / "files")
+    _files_run(tmp_path / "nightly", instance, "2024-01-05", "2024-01-05", tmp_path / "files")
+    for asset in ("raw_prices", "price_rejections"):
+        nightly = pl.read_parquet(tmp_path / "nightly" / asset / "2024-01-05.parquet")
+        assert nightly.equals(pl.read_parquet(tmp_path / "backfill" / asset / "2024-01-05.parquet")), asset
+        assert nightly.height == (4 if asset == "raw_prices" else 2)

@@ -8,7 +8,7 @@ from pydantic import Field
 from market_assets.defs.checks.price_checks import PRICE_CHECK_SPECS, check_results, session_check_evaluations
 from market_assets.defs.metadata import add_partition_metadata, frame_preview, markdown_table, partition_frames
 from market_assets.defs.assets.daily import DAILY, session_window
-from market_assets.defs.partitions import SESSIONS, partition_dates
+from market_assets.defs.partitions import SESSIONS, last_day_of_session, partition_dates
 from market_assets.defs.resources import PriceSourceResource
 
 # Sessions of history the jump rule compares against (median of the previous N).
@@ -43,19 +43,26 @@ class PriceValidationConfig(dg.Config):
 )
 def raw_prices(context: dg.AssetExecutionContext, price_source: PriceSourceResource) -> dg.Output:
     """Daily OHLCV bars of the whole universe, exactly as the price source delivered them."""
+    from market_assets.quant.validation.received import off_session, store_under_sessions
+
     sessions = partition_dates(context.partition_keys)
     source = price_source.build()
     context.log.info(
         f"fetching {source.name} prices for {len(sessions):,} session(s) "
         f"{sessions[0]} … {sessions[-1]}"
     )
-    received = source.fetch(sessions[0], sessions[-1])
-    in_sessions = pl.col("date").is_in(sessions).fill_null(False)
-    stored, off_session = received.filter(in_sessions), received.filter(~in_sessions)
-    if off_session.height:
+    # Every received row is stored: one dated off-session (or undated) goes under the
+    # nearest session on or before its date (else the first), received_date keeping its
+    # date, and validation rejects it there as date_not_in_sessions.  The fetch reaches
+    # the days the last session owns (its weekend), so a nightly run sees what a backfill does.
+    received = source.fetch(sessions[0], last_day_of_session(sessions[-1]))
+    stored = store_under_sessions(received, sessions)
+    outside = stored.filter(off_session(stored))
+    if outside.height:
         context.log.warning(
-            f"{off_session.height} row(s) dated on days that are not trading sessions (or "
-            f"undated) were not stored, e.g. {off_session.head(3).to_dicts()}"
+            f"{outside.height} row(s) dated on days that are not trading sessions (or undated) are stored "
+            f"under the nearest session on or before their date, else the run's first (received_date keeps "
+            f"their date), and will be rejected as date_not_in_sessions, e.g. {outside.head(3).to_dicts()}"
         )
     add_partition_metadata(
         context,
@@ -64,6 +71,7 @@ def raw_prices(context: dg.AssetExecutionContext, price_source: PriceSourceResou
             "source": source.name,
             "rows": rows.height,
             "symbols": rows["symbol"].n_unique(),
+            "rows_off_session": int(off_session(rows).sum()),
             "preview": frame_preview(rows),
         },
     )

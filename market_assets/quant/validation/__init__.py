@@ -65,11 +65,23 @@ Row rules and conventions
   rejected until it fills half the reference window.  A symbol's first date
   has no reference and is not jump-checked.
 * ``date_not_in_sessions`` (under ``sessions_are_complete``): a row dated
-  after the first session that is not one of ``sessions``.  Rows dated before
-  the first session are lookback: never output, never rejected.
+  after the first session that is not one of ``sessions``, or an undated row
+  (which also fails ``null_value``).  Rows dated before the first session are
+  lookback: never output, never rejected.
+
+Stored rows (:mod:`~market_assets.quant.validation.received`)
+-------------------------------------------------------------
+``raw_prices`` keeps off-session and undated rows: it stores each under a
+session (the nearest on or before its date, else the run's first) with the
+date as received in ``received_date``.  When ``raw`` has that column, every
+rule judges the received date, ``date`` says which session stores the row
+(lookback when before the first session), a row whose received date is not
+its storing session fails ``date_not_in_sessions``, and ``rejections`` keep
+``date`` (the storing session, so the row returns to that partition) and
+``received_date``.
 
 Invariant: ``len(validated) + len(rejections)`` equals the number of raw rows
-not dated before the first session whenever the schema check passed.
+not dated (stored) before the first session whenever the schema check passed.
 """
 
 from market_assets.quant.validation.expectations import build_expectation_suite

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from market_assets.quant.validation.result import RuleOutcome, ValidationConfig
-from market_assets.quant.validation.rules import JUMP_REFERENCE, LOG_JUMP, ROW, RULES, Rule
+from market_assets.quant.validation.rules import JUMP_REFERENCE, LOG_JUMP, ROW, RULES, SESSION, Rule
 from market_assets.schema import PRICE_COLUMNS
 
 RULES_BY_NAME: dict[str, Rule] = {rule.check_name: rule for rule in RULES}
@@ -125,7 +125,7 @@ def completeness_outcome(
         observed=share,
         expected=0.0,
         examples=examples,
-        per_session=count_per_session(pl.concat([cells.select("date"), outside.select("date")])),
+        per_session=count_per_session(pl.concat([cells.select("date"), stored_dates(outside)])),
         details=details,
     )
 
@@ -153,7 +153,11 @@ def bad_cells(validated: pl.DataFrame, rejected: pl.DataFrame, sessions: Sequenc
 
 
 def row_examples(rows: pl.DataFrame, limit: int, extra: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """The first ``limit`` rows by (date, symbol, raw position) as JSON-friendly dicts."""
+    """The first ``limit`` rows by (date, symbol, raw position) as JSON-friendly dicts.
+
+    A row stored under another session than its (received) date also names
+    that session as ``"session"``.
+    """
     if limit <= 0 or rows.height == 0:
         return []
     keep = [c for c in (*PRICE_COLUMNS, "reasons", "status", *extra) if c in rows.columns]
@@ -161,14 +165,29 @@ def row_examples(rows: pl.DataFrame, limit: int, extra: Sequence[str] = ()) -> l
     head = rows.sort(order, nulls_last=True).head(limit)
     renamed = {ROW: "row", JUMP_REFERENCE: "jump_reference", LOG_JUMP: "log_jump"}
     columns = [c for c in (ROW, *keep) if c in head.columns]
-    rows_out = head.select(columns).to_dicts()
-    return [{renamed.get(k, k): json_value(v) for k, v in row.items()} for row in rows_out]
+    sessions = head[SESSION].to_list() if SESSION in head.columns else [None] * head.height
+    examples = []
+    for row, session in zip(head.select(columns).to_dicts(), sessions, strict=True):
+        example = {renamed.get(k, k): json_value(v) for k, v in row.items()}
+        if session is not None and session != row.get("date"):
+            example["session"] = json_value(session)
+        examples.append(example)
+    return examples
 
 
 def count_per_session(rows: pl.DataFrame) -> dict[str, int]:
-    """Rows per ISO session date (``"null"`` for rows without a date), sorted by date."""
-    counts = rows.group_by("date").len().sort("date", nulls_last=True)
+    """Rows per ISO session date (``"null"`` for rows without one), sorted by date.
+
+    The session of a row is the one storing it (:data:`SESSION`) when known,
+    else its ``date``.
+    """
+    counts = stored_dates(rows).group_by("date").len().sort("date", nulls_last=True)
     return {json_value(d) or "null": int(n) for d, n in counts.iter_rows()}
+
+
+def stored_dates(rows: pl.DataFrame) -> pl.DataFrame:
+    """The session storing each row as a ``date`` column: :data:`SESSION` when known, else ``date``."""
+    return rows.select((pl.col(SESSION) if SESSION in rows.columns else pl.col("date")).alias("date"))
 
 
 def json_value(value: Any) -> Any:

@@ -42,6 +42,7 @@ COPY_INDEX = "_copy_index"  # 0 for the first of identical rows, 1, 2 ... for la
 KEY_VERSIONS = "_key_versions"  # distinct value versions of the row's (date, symbol)
 SYMBOL_KNOWN = "_symbol_known"
 IN_SESSIONS = "_in_sessions"
+SESSION = "_session"  # the session partition storing the row (see received.py); date is as received
 HIGH_GAP = "_high_gap"
 LOW_GAP = "_low_gap"
 JUMP_REFERENCE = "_jump_reference"
@@ -153,7 +154,9 @@ def add_rule_columns(
     Parameters
     ----------
     prices
-        Conformed raw prices (exactly PRICE_SCHEMA), target sessions plus lookback.
+        Conformed raw prices (exactly PRICE_SCHEMA), target sessions plus lookback;
+        optionally :data:`SESSION`, the session storing each row (``date`` is
+        then the date as received), else ``date`` is both.
     sessions, universe
         Target session dates and known symbols.
     reference_sessions
@@ -162,19 +165,21 @@ def add_rule_columns(
     Returns
     -------
     pl.DataFrame
-        Rows dated on or after the first session, or without a date (lookback
-        rows, dated before it, only feed the jump reference).
+        Rows stored on or after the first session, or without a date (lookback
+        rows, stored before it, only feed the jump reference).  A row is in the
+        sessions (:data:`IN_SESSIONS`) when its date is a target session and
+        the session storing it; an undated row is not.
     """
     indexed = prices.with_row_index(ROW)
     reference = jump_reference(indexed, reference_sessions)
-    target = indexed.filter(pl.col("date").is_null() | (pl.col("date") >= min(sessions)))
+    stored = pl.col(SESSION) if SESSION in prices.columns else pl.col("date")
+    target = indexed.filter(stored.is_null() | (stored >= min(sessions)))
     target = target.join(reference, on=["symbol", "date"], how="left", maintain_order="left")
     date, symbol = pl.col("date"), pl.col("symbol")
+    in_sessions = date.is_in(pl.Series(sessions, dtype=pl.Date)) & (date == stored)
     return _with_duplicate_columns(target).with_columns(
         pl.when(symbol.is_not_null()).then(symbol.is_in(list(universe))).alias(SYMBOL_KNOWN),
-        pl.when(date.is_not_null()).then(date.is_in(pl.Series(sessions, dtype=pl.Date))).alias(
-            IN_SESSIONS
-        ),
+        in_sessions.fill_null(False).alias(IN_SESSIONS),
         *_ohlc_gaps(),
         _log_jump(),
     )

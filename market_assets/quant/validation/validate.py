@@ -15,11 +15,13 @@ from market_assets.quant.validation.outcomes import (
     row_rule_outcome,
     schema_outcome,
 )
+from market_assets.quant.validation.received import RECEIVED_DATE, received_date_problems
 from market_assets.quant.validation.result import ValidationConfig, ValidationResult
 from market_assets.quant.validation.rules import (
     REASON_CODES,
     ROW,
     RULES,
+    SESSION,
     add_rule_columns,
     evaluation_frame,
     schema_problems,
@@ -49,7 +51,13 @@ def validate_prices(
     raw
         Raw prices (columns of ``PRICE_SCHEMA``, long format, any order, any
         defects) for the target ``sessions`` plus lookback rows dated before
-        the first session, which only serve as jump reference.
+        the first session, which only serve as jump reference.  Rows stored
+        through :func:`~market_assets.quant.validation.received.store_under_sessions`
+        carry ``received_date``: every rule then judges the date as received,
+        ``date`` is the session storing the row (a row is lookback when that
+        session is before the first one), and a row whose received date is not
+        the session storing it (off-session or undated) is rejected as
+        ``date_not_in_sessions`` under that session.
     sessions
         Target session dates (``datetime.date``, not ``datetime``).
     universe
@@ -63,7 +71,10 @@ def validate_prices(
         ``validated``: rows passing every row rule, sorted by (date, symbol),
         unique (date, symbol).  ``rejections``: every other non-lookback row
         as received plus ``reasons`` (codes joined by ";" in rule order),
-        sorted by (date, symbol, raw position).  ``outcomes``: one per check
+        sorted by (date, symbol, raw position); with ``received_date`` in
+        ``raw``, ``date`` is the storing session and ``received_date`` follows
+        it.  Undated rows fail both ``null_value`` and ``date_not_in_sessions``.
+        ``outcomes``: one per check
         in :data:`~market_assets.quant.validation.rules.RULES` order.
         If the schema is wrong, both frames are empty (the rows cannot be
         represented in the schema) and ``prices_have_schema`` fails with ERROR.
@@ -79,21 +90,24 @@ def validate_prices(
     universe = _checked_universe(universe)
     if not isinstance(raw, pl.DataFrame):
         raise TypeError(f"raw must be a polars DataFrame with the price schema, got {type(raw).__name__}")
-    problems = schema_problems(raw)
+    problems = schema_problems(raw) + received_date_problems(raw)
+    received = RECEIVED_DATE in raw.columns
     if problems:
         outcomes = (schema_outcome(problems), *(not_evaluated_outcome(rule) for rule in RULES[1:]))
-        return ValidationResult(empty_prices(), pl.DataFrame(schema=REJECTION_SCHEMA), outcomes)
-    prices = conform_prices(raw, where="validate_prices(raw)")
+        return ValidationResult(empty_prices(), pl.DataFrame(schema=_rejection_schema(received)), outcomes)
+    prices = _judged_by_received_date(raw, conform_prices(raw, where="validate_prices(raw)"))
     target = add_rule_columns(
         prices, sessions=sessions, universe=universe, reference_sessions=config.jump_reference_sessions
     )
     masks = evaluate_expectations(evaluation_frame(target), config)
     judged = target.with_columns(reasons=_reasons(masks))
+    # in-session rows are stored under their own date: date == SESSION for every validated row
     validated = judged.filter(pl.col("reasons") == "").select(PRICE_COLUMNS).sort("date", "symbol")
     rejections = (
         judged.filter(pl.col("reasons") != "")
-        .sort("date", "symbol", ROW, nulls_last=True)
-        .select(list(REJECTION_SCHEMA))
+        .sort(SESSION, "symbol", ROW, nulls_last=True)
+        .with_columns(pl.col("date").alias(RECEIVED_DATE), pl.col(SESSION).alias("date"))
+        .select(list(_rejection_schema(received)))
     )
     outcomes = (
         schema_outcome([]),
@@ -101,6 +115,22 @@ def validate_prices(
         completeness_outcome(validated, judged, masks["date_not_in_sessions"], sessions, universe, config),
     )
     return ValidationResult(validated, rejections, outcomes)
+
+
+def _rejection_schema(received: bool) -> dict[str, pl.DataType]:
+    """REJECTION_SCHEMA, with ``received_date`` after ``date`` when the raw rows carry it."""
+    if not received:
+        return REJECTION_SCHEMA
+    return {"date": pl.Date(), RECEIVED_DATE: pl.Date(), **{k: v for k, v in REJECTION_SCHEMA.items() if k != "date"}}
+
+
+def _judged_by_received_date(raw: pl.DataFrame, prices: pl.DataFrame) -> pl.DataFrame:
+    """``prices`` with :data:`SESSION` (the session storing each row) and ``date`` as received."""
+    if RECEIVED_DATE not in raw.columns:
+        return prices.with_columns(pl.col("date").alias(SESSION))
+    return prices.with_columns(
+        pl.col("date").alias(SESSION), date=raw[RECEIVED_DATE].cast(pl.Date)
+    )
 
 
 def _reasons(masks: dict[str, np.ndarray]) -> pl.Expr:

@@ -116,7 +116,9 @@ CASES = [
          [(S1, "AAA", "null_value"), (S2, "AAA", "null_value"), (S2, "BBB", "null_value")],
          {"values_are_present": "WARN", "sessions_are_complete": "ERROR"},
          {"sessions_are_complete": sessions_line(0, 3)}),
-    Case("null_date", add(bar(None, "AAA")), [(None, "AAA", "null_value")], {"values_are_present": "WARN"}),
+    Case("null_date", add(bar(None, "AAA")), [(None, "AAA", "null_value;date_not_in_sessions")],
+         {"values_are_present": "WARN", "sessions_are_complete": "WARN"},
+         {"sessions_are_complete": sessions_line(0, 0, outside=1)}),
     Case("weekend_row_inside_the_window", add(bar(SATURDAY, "AAA")), [(SATURDAY, "AAA", "date_not_in_sessions")],
          {"sessions_are_complete": "WARN"}, {"sessions_are_complete": sessions_line(0, 0, outside=1)}),
 ]

@@ -141,7 +141,7 @@ def test_lookback_rows_are_reference_only_and_undated_rows_are_target():
     out = helpers(raw, sessions=(S2, S3))
     assert out[ROW].to_list() == [2, 3, 4]
     assert out[JUMP_REFERENCE].to_list() == [100.0, None, 100.0]  # S4: median(100, 100, 10)
-    assert out[IN_SESSIONS].to_list() == [True, None, False]
+    assert out[IN_SESSIONS].to_list() == [True, False, False]  # an undated row is in no session
 
 
 def test_evaluation_frame_turns_nan_and_infinity_into_null():

@@ -197,7 +197,7 @@ def test_outcomes_are_frozen_and_json_friendly():
         {"row": 0, "date": "2024-01-02", "symbol": "AAA", "open": 10.0, "high": 11.0, "low": 9.0,
          "close": "nan", "adj_close": "nan", "volume": 1000.0, "source": "test", "reasons": "null_value"},
         {"row": 1, "date": None, "symbol": "AAA", "open": 10.0, "high": 11.0, "low": 9.0, "close": 10.5,
-         "adj_close": 10.5, "volume": "inf", "source": "test", "reasons": "null_value"},
+         "adj_close": 10.5, "volume": "inf", "source": "test", "reasons": "null_value;date_not_in_sessions"},
     ]
     assert outcome.per_session == {"2024-01-02": 1, "null": 1}
     json.dumps(dataclasses.asdict(outcome), allow_nan=False)
