@@ -282,7 +282,9 @@ def model_performance(
         realized = realized_returns(validated_prices, config.horizons, session)
         metrics = performance_at(predictions.filter(pl.col("horizon").is_in(config.horizons)), realized, session,
                                  window=config.window, by=("horizon", "model_version"))
-        metrics = metrics.join(serving, on=["horizon", "model_version"], how="semi") if metrics.height else metrics
+        if metrics.height:  # a horizon without judged rows has a null model_version: nothing to judge
+            metrics = metrics.with_columns(pl.col("model_version").cast(pl.String), pl.col("horizon").cast(pl.Int32))
+            metrics = metrics.join(serving, on=["horizon", "model_version"], how="semi")
         judged = judge_performance(metrics, floors) if metrics.height else metrics
         frames.append(metrics.with_columns(pl.lit(session).alias("date")))
         context.add_asset_metadata(performance_metadata(metrics, judged), partition_key=session.isoformat())
