@@ -83,7 +83,7 @@ class SessionDrift:
     session: dt.date
     table: pl.DataFrame                 #: ``kind, column, stattest, score, threshold, drifted, …``
     features: DriftSummary
-    prediction: dict[str, object]       #: score, threshold, drifted, stattest (empty when untested)
+    prediction: dict[str, object]       #: score, threshold, drifted, stattest (empty: untested, < half a window)
     target: dict[str, object]
     current_features: pl.DataFrame = field(repr=False)
     current_predictions: pl.DataFrame = field(repr=False)
@@ -177,7 +177,11 @@ def session_drift(
     result = feature_drift(reference.features, current, list(reference.features.columns))
     features = calibrated(result.table, reference.reference_severity)
     served = predictions.filter(pl.col("date").is_in(window) & (pl.col("horizon") == reference.horizon))
-    prediction = _one_column(reference.predictions, served, "prediction", reference.reference_severity)
+    # A window holding a few sessions of predictions (the first evenings of a
+    # champion) would drift by sampling noise alone: half a window is needed.
+    enough = served.get_column("date").n_unique() >= max(2, settings.window // 2)
+    prediction = (_one_column(reference.predictions, served, "prediction", reference.reference_severity)
+                  if enough else {})
     realised = realized_returns(prices.filter(pl.col("date") <= session), [reference.horizon], session)
     known = realised.get_column("date").unique().sort().tail(settings.window)
     target_rows = realised.filter(pl.col("date").is_in(known.implode()))

@@ -230,7 +230,8 @@ def _prediction_verdict(drift, report: str | None) -> SessionVerdict:
                   "stattest": str(summary.get("stattest", "untested")),
                   "report": dg.MetadataValue.path(report) if report else "—"},
         description=(f"prediction {summary['stattest']} score {summary['score']:.4g} vs threshold "
-                     f"{summary['threshold']:.4g}" if summary else "no predictions to compare"),
+                     f"{summary['threshold']:.4g}" if summary else
+                     "untested: fewer than half a window of the champion's predictions"),
     )
 
 
