@@ -106,8 +106,12 @@ def compute_features(prices: pl.DataFrame, *, features: Sequence[str] | None = N
 
     Notes
     -----
-    OHLC are rescaled by ``adj_close / close`` before any indicator so that a
-    split is not seen as a crash; returns use ``adj_close``.
+    OHLC are back-adjusted to each symbol's last session in ``prices`` as
+    traded, from the changes of ``adj_close / close``, and volume is divided
+    by the split ratios after the session, so a split is not seen as a crash
+    and the provider's adjustment basis never matters; price-level features
+    are in the units of that last session (see
+    :mod:`market_assets.quant.adjustments`).
     """
     return compute_panel(prices, FEATURE_SPECS, features, output_dates)
 

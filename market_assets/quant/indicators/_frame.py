@@ -8,13 +8,23 @@ Conventions
   different histories need no calendar alignment).  A symbol with fewer
   sessions is padded with NaN at the end.  When every symbol has every date
   (a *balanced* panel) row ``t`` is simply the ``t``-th date.
-* **Split/dividend adjustment.** OHLC are rescaled by ``adj_close / close`` so
-  that ``open``, ``high`` and ``low`` live on the same adjusted scale as
-  ``adj_close``; without it a 2:1 split would look like a 50 % crash to every
-  price indicator.  Volume is *not* rescaled (``adj_close / close`` cannot tell
-  a split from a dividend), so volume features are short-window ratios.
-* Base series: ``_o, _h, _l, _c`` (adjusted OHLC), ``_v`` (volume) and
-  ``close`` (raw close); derived ones (``_dc`` close change, ``_ret`` simple
+* **Split/dividend adjustment, point in time**
+  (:mod:`market_assets.quant.adjustments`).  OHLC are back-adjusted to each
+  symbol's last session of the panel as traded: multiplied by the product of
+  the event ratios (changes of ``adj_close / close``) after the session, i.e.
+  ``adj_close * close[last] / adj_close[last]``; without it a 2:1 split would
+  look like a 50 % crash to every price indicator.  So the panel's basis (when
+  the provider was asked) never matters: returns and scale-free features do
+  not depend on any anchor, and price-level features (``sma_20``, ``atr_14``,
+  ``macd_12_26_9`` … in price units) are in the units of the panel's last
+  session as traded (a nightly run: its own session; a range run: the
+  range's last session, so a range that ends after a split shows the
+  sessions before it in post-split units).  Volume is divided by the split
+  ratios after the session (splits only, not dividends: shares), so volume
+  features do not jump on a split.
+* Base series: ``_o, _h, _l, _c`` (adjusted OHLC), ``_v`` (split-adjusted
+  volume) and ``close`` (close adjusted for splits only, so ``close * _v`` is
+  the value traded); derived ones (``_dc`` close change, ``_ret`` simple
   return, ``_lret`` log return, ``_tr`` true range, ``_tp`` typical price) are
   defined in :mod:`.chunk`.
 """
@@ -28,6 +38,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from market_assets.quant.adjustments import point_in_time_scales
 from market_assets.quant.indicators.memory import plain_empty
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("date", "symbol", "open", "high", "low", "close", "adj_close", "volume")
@@ -130,24 +141,34 @@ def _positions(sym: np.ndarray, n_sym: int) -> np.ndarray:
 
 def _base(values: dict[str, np.ndarray], rows: np.ndarray | None, pos: np.ndarray, sym: np.ndarray,
           shape: tuple[int, int], balanced: bool) -> dict[str, np.ndarray]:
-    """Adjusted base series as matrices; ``rows`` is the date-major order (None: as given)."""
+    """Adjusted base series as matrices (see the module doc); ``rows`` is the date-major order (None: as given)."""
     n = len(sym)
 
     def ordered(x: np.ndarray) -> np.ndarray:
         return x if rows is None else np.take(x, rows, out=plain_empty(n))
 
-    factor = np.divide(values["adj_close"], values["close"], out=plain_empty(n))
-    series = {name: ordered(np.multiply(values[col], factor, out=plain_empty(n)))
-              for name, col in (("_o", "open"), ("_h", "high"), ("_l", "low"))}
-    series |= {"_c": ordered(values["adj_close"]), "_v": ordered(values["volume"]), "close": ordered(values["close"])}
-    if balanced:
-        return {name: x.reshape(shape) for name, x in series.items()}
-    out = {}
-    for name, x in series.items():
-        out[name] = plain_empty(shape)
-        out[name].fill(np.nan)
-        out[name][pos, sym] = x
-    return out
+    owned = rows is not None or not balanced  # else a balanced matrix is a view of the caller's column
+
+    def matrix(x: np.ndarray) -> np.ndarray:
+        if balanced:
+            return ordered(x).reshape(shape)
+        out = plain_empty(shape)
+        out.fill(np.nan)
+        out[pos, sym] = ordered(x)
+        return out
+
+    def scaled(x: np.ndarray, scale: np.ndarray, op: np.ufunc) -> np.ndarray:
+        m = matrix(x)
+        return op(m, scale, out=m if owned else plain_empty(shape))
+
+    price_scale, split_scale = point_in_time_scales(matrix(np.divide(values["adj_close"], values["close"],
+                                                                     out=plain_empty(n))))
+    series = {name: scaled(values[col], price_scale, np.multiply)
+              for name, col in (("_o", "open"), ("_h", "high"), ("_l", "low"), ("_c", "close"))}
+    if split_scale is None:
+        return series | {"_v": matrix(values["volume"]), "close": matrix(values["close"])}
+    return series | {"_v": scaled(values["volume"], split_scale, np.divide),
+                     "close": scaled(values["close"], split_scale, np.multiply)}
 
 
 def _day_index(prices: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:

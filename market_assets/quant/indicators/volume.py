@@ -1,6 +1,6 @@
 """Volume features: OBV, accumulation/distribution, CMF, MFI, VPT, VWAP, ratios.
 
-Volume is as reported (not split-adjusted, see :mod:`._frame`).  OBV and the
+Volume is split-adjusted (shares of the panel's last session, see :mod:`._frame`).  OBV and the
 A/D line are cumulative: their *level* depends on where history starts, so
 they are flagged ``history_dependent`` (kept for TA-Lib parity); the windowed
 flows ``obv_flow_20``, ``cmf_20`` and ``vpt_flow_20`` carry the same

@@ -1,4 +1,4 @@
-"""Test helpers: adjusted arrays of one symbol, TA-Lib reference values, AAPL panel."""
+"""Test helpers: adjusted arrays of one symbol (as the features see them), TA-Lib reference values, AAPL panel."""
 
 from __future__ import annotations
 
@@ -7,18 +7,16 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
+from market_assets.quant.adjustments import point_in_time_adjusted
 from market_assets.quant.features import FeatureSpec
 
 
 def adjusted_arrays(prices: pl.DataFrame, symbol: str) -> dict[str, np.ndarray]:
-    """OHLC of one symbol rescaled by adj_close / close, plus raw volume, date-sorted."""
-    raw = prices.filter(pl.col("symbol") == symbol).sort("date")
-    factor = (raw["adj_close"] / raw["close"]).to_numpy()
-    return {
-        "open": raw["open"].to_numpy() * factor, "high": raw["high"].to_numpy() * factor,
-        "low": raw["low"].to_numpy() * factor, "close": raw["adj_close"].to_numpy(),
-        "volume": raw["volume"].to_numpy().astype(float),
-    }
+    """OHLCV of one symbol as the features see them, date-sorted: prices back-adjusted to its last
+    session as traded, volume split-adjusted (see market_assets.quant.adjustments)."""
+    adjusted = point_in_time_adjusted(prices.filter(pl.col("symbol") == symbol).sort("date"))
+    return {name: adjusted[f"adj_{name}"].to_numpy().astype(float)
+            for name in ("open", "high", "low", "close", "volume")}
 
 
 def talib_values(spec: FeatureSpec, arrays: dict[str, np.ndarray]) -> np.ndarray:
