@@ -10,6 +10,7 @@ from market_assets.defs.jobs import JOBS
 from market_assets.defs.resources import MlflowResource, OptunaResource, PriceSourceResource, from_environment
 from market_assets.defs.schedules import SCHEDULES
 from market_assets.defs.alerts import ALERT_SENSORS
+from market_assets.defs.checks.freshness import FRESHNESS_CHECKS, freshness_sensor
 from market_assets.defs.sensors import SENSORS
 from market_assets.settings import load_settings
 
@@ -18,10 +19,10 @@ modules = [prices, regimes, features, labels, diagnostics, models, retraining, p
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(modules),
-    asset_checks=dg.load_asset_checks_from_modules(modules),
+    asset_checks=[*dg.load_asset_checks_from_modules(modules), *FRESHNESS_CHECKS],
     jobs=JOBS,
     schedules=SCHEDULES,
-    sensors=[*SENSORS, *ALERT_SENSORS],
+    sensors=[*SENSORS, *ALERT_SENSORS, freshness_sensor],
     resources={
         "parquet_io_manager": PartitionedParquetIOManager(root=settings.data_root),
         "price_source": PriceSourceResource.from_deployment(settings.price_source),

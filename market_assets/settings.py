@@ -89,7 +89,7 @@ VARIABLES = (
     "MARKET_ASSETS_SOURCE", "MARKET_ASSETS_SYMBOLS", "MARKET_ASSETS_SOURCE_BASE_URL",
     "MARKET_ASSETS_SOURCE_DIRECTORY", "MARKET_ASSETS_ALPHA_VANTAGE_KEY_ENV", "MARKET_ASSETS_MLFLOW_URI",
     "MARKET_ASSETS_MLFLOW_ARTIFACTS", "MARKET_ASSETS_MLFLOW_UI_URL", "MARKET_ASSETS_OPTUNA_URL",
-    "MARKET_ASSETS_CACHE_DIR", "MARKET_ASSETS_ALERT_WEBHOOK_URL", "MARKET_ASSETS_UI_URL",
+    "MARKET_ASSETS_CACHE_DIR", "MARKET_ASSETS_FRESHNESS_DEADLINE", "MARKET_ASSETS_ALERT_WEBHOOK_URL", "MARKET_ASSETS_UI_URL",
 )  # fmt: skip
 
 
@@ -115,6 +115,7 @@ class Settings:
     alert_webhook_url: str | None = field(repr=False)
     #: the Dagster UI that alerts link to, without a trailing slash
     ui_url: str
+    freshness_deadline_cron: str
     #: the price source this deployment runs, and what a run may change of it
     price_source: SourceDeployment
     #: the variables of :data:`VARIABLES` that were set (non-empty)
@@ -159,6 +160,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         alert_webhook_url=_alert_webhook_url(given.get("MARKET_ASSETS_ALERT_WEBHOOK_URL")),
         ui_url=check_base_url(given.get("MARKET_ASSETS_UI_URL", LOCAL_DAGSTER_UI), option="MARKET_ASSETS_UI_URL")
         .rstrip("/"),
+        freshness_deadline_cron=_cron(given.get("MARKET_ASSETS_FRESHNESS_DEADLINE", "30 20 * * 1-5")),
         price_source=_price_source(
             environment=environment, calendar=calendar,
             start_date=_start_date(given.get("MARKET_ASSETS_START", "2016-01-04")), **source,
@@ -175,6 +177,16 @@ def _start_date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"MARKET_ASSETS_START={text!r}: expected an ISO date such as 2016-01-04") from None
+
+
+def _cron(text: str) -> str:
+    """A five-field cron expression (checked by Dagster's own parser), else ValueError naming the variable."""
+    from dagster._utils.schedules import is_valid_cron_string
+
+    if not is_valid_cron_string(text):
+        raise ValueError(f"MARKET_ASSETS_FRESHNESS_DEADLINE={text!r}: expected a cron such as '30 20 * * 1-5' "
+                         "(20:30 on weekdays, in the exchange's time zone)")
+    return text
 
 
 def _mlflow_ui_url(env: Mapping[str, str], environment: str) -> str | None:
