@@ -24,7 +24,10 @@ def test_defaults_are_a_local_deployment_of_the_synthetic_market() -> None:
     assert settings.mlflow_tracking_uri.startswith("sqlite:///") and settings.mlflow_ui_url == LOCAL_MLFLOW_UI
     deployment = settings.price_source
     assert deployment.kind == "synthetic" and deployment.allow_kind_switch
-    assert dict(deployment.options["synthetic"]) == {"calendar": "XNYS", "defects": 0.001, "signal_strength": 0.1}
+    assert dict(deployment.options["synthetic"]) == {
+        "calendar": "XNYS", "defects": 0.001, "signal_strength": 0.1,
+        "regime_shift_date": "2017-11-04",  # demo_regime_shift(2016-01-04): ~22 months after the start
+    }
     assert dict(deployment.options["alpha_vantage"]) == {"api_key_env": "ALPHA_VANTAGE_API_KEY"}
     assert settings.variables_set == frozenset()
 
