@@ -64,6 +64,31 @@ _EXACT: dict[str, str] = {
     "confidence": "Probability of the predicted class.",
     "model_version": "Registered model and version that made the forecast (<name>/<version>).",
     "model_train_end": "Training cut-off of that model version: it saw only labels closed before this date.",
+    # backtest_results
+    "nav": "Net asset value of the backtest book at the session's close, in currency (after costs).",
+    "return": "Net return of the book over the session, close to close (simple, after costs).",
+    "benchmark_return": "Equal-weight return of the universe from the previous close to this one (no costs).",
+    "gross_exposure": "Sum of |position| / NAV at the session's close.",
+    "net_exposure": "Sum of position / NAV at the session's close (long minus short).",
+    "turnover": "Sum of |trade value| / NAV before the session's fill (two-sided: a full switch counts 2).",
+    "costs": "Commission and slippage paid at the session's fill, as a fraction of the NAV before it.",
+    "borrow": "Borrow fee on the short book charged in the session, as a fraction of the NAV before the fill.",
+    "n_long": "Symbols held long at the session's close.",
+    "n_short": "Symbols held short at the session's close.",
+    "config": "The backtest configuration (canonical JSON) that produced the row; one per walk-forward.",
+    # backtest_state
+    "positions": "Market value of the symbol's position at the session's close, in currency (negative: short).",
+    "targets": "Target weight decided at the session's close, filled at the next session.",
+    "pending": "Whether the book still aims at the target (false after a dropped unfilled remainder).",
+    "locked": "Side (+1/-1) a stop-loss closed and keeps closed, 0 when free.",
+    "entry_ratio": "Close over the entry fill price of the open position (null when flat).",
+    "executed": "Target executed at the session's fill (to see the next change of target).",
+    "intents": "The strategy's intent at the session's close: +1 long, -1 short, 0 flat.",
+    "valuation_close": "Adjusted close of the symbol's last bar valid for a fill, at which the position is valued.",
+    "valuation_raw_close": "Close as traded of that bar.",
+    # backtest_summary
+    "metric": "Name of a walk-forward metric (see the asset's metadata for the conventions).",
+    "value": "Value of the metric (NaN when undefined, e.g. a Sharpe without variance).",
 }
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
