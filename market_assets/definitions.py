@@ -3,7 +3,7 @@
 import dagster as dg
 
 from market_assets.defs.assets import (
-    diagnostics, features, labels, models, monitoring, predictions, prices, regimes, retraining,
+    backtests, diagnostics, features, labels, models, monitoring, predictions, prices, regimes, retraining,
 )
 from market_assets.defs.io_manager import PartitionedParquetIOManager
 from market_assets.defs.jobs import JOBS
@@ -15,12 +15,12 @@ from market_assets.defs.sensors import SENSORS
 from market_assets.settings import load_settings
 
 settings = load_settings()
-modules = [prices, regimes, features, labels, diagnostics, models, retraining, predictions, monitoring]
+modules = [prices, regimes, features, labels, diagnostics, models, retraining, predictions, monitoring, backtests]
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(modules),
     asset_checks=[*dg.load_asset_checks_from_modules(modules), *FRESHNESS_CHECKS],
-    jobs=JOBS,
+    jobs=[*JOBS, *backtests.BACKTEST_JOBS],
     schedules=SCHEDULES,
     sensors=[*SENSORS, *ALERT_SENSORS, freshness_sensor],
     resources={

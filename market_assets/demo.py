@@ -7,7 +7,10 @@ the instance of ``$DAGSTER_HOME``:
 2. ``labels_job`` over the sessions whose longest label window has closed;
 3. ``training_job`` over the last weeks (a walk-forward, one run);
 4. ``predictions_job`` over the sessions of those weeks;
-5. ``monitoring_job`` (``model_performance``, ``drift_report``) over the same sessions.
+5. ``monitoring_job`` (``model_performance``, ``drift_report``) over the same sessions;
+6. ``backtest_job``: the walk-forward's backtest of those predictions (``backtest_results``
+   per session, ``backtest_summary`` with the equity curve, cost sweep, deflated Sharpe and
+   quantile returns).
 
 The demo market's regime shifts a few weeks before the weekly models start
 (:func:`market_assets.settings.demo_regime_shift`), so drift checks fail after
@@ -85,6 +88,7 @@ def run_demo(window: DemoWindow) -> None:
         ("training_job", window.first_week, window.last_week),
         ("predictions_job", window.predictions_start, window.end),
         ("monitoring_job", window.predictions_start, window.end),
+        ("backtest_job", window.predictions_start, window.end),
     ]
     # Record every monitored session's own check results (the default stops at
     # 31 sessions a run), so the retrain sensor of `dagster dev` sees them.
