@@ -14,7 +14,7 @@ endif
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: setup demo demo-headless materialize-demo ui mlflow-ui rollback test bench validate clean
+.PHONY: setup demo demo-headless materialize-demo ui mlflow-ui rollback test bench validate audit clean
 
 $(UV):
 	$(PYTHON) -m pip install --user --quiet uv
@@ -56,6 +56,11 @@ bench: setup ## speed and memory figures (several minutes each)
 	.venv/bin/python benchmarks/bench_validated_prices.py
 	.venv/bin/python benchmarks/bench_features.py
 	.venv/bin/python benchmarks/bench_training.py
+
+audit: | $(UV) ## known vulnerabilities of every locked package (pip-audit; needs PyPI's advisory data: not a CI step)
+	@mkdir -p var
+	$(UV) export --frozen --no-hashes --all-groups --no-emit-project --format requirements-txt -o var/audit-requirements.txt
+	$(UV) tool run pip-audit==2.10.1 --strict --no-deps --disable-pip --progress-spinner off -r var/audit-requirements.txt
 
 clean:
 	rm -rf var .venv
