@@ -2,14 +2,15 @@
 
 The first tests check :func:`market_assets.defs.executors.deployment_executor`
 (which executor for which variables, the refusals, no Celery import without a
-broker, no password in the job snapshot).  The service test starts two worker processes (one task at a time each) with
-``deploy/celery.yaml`` against the local Redis, with a scratch PostgreSQL
-database behind ``deploy/dagster.yaml`` as DAGSTER_HOME; a run process
-executes a job of two independent ops on the executor
-:func:`market_assets.defs.executors.deployment_executor` returns for these
-variables.  Each op sleeps a little and reports its pid, so the two steps are
-taken by the two workers.  The run process gets a deadline: a step no worker
-takes would otherwise leave it waiting for ever.
+broker, no password in the job snapshot).  The service tests start two worker
+processes (one task at a time each) with ``deploy/celery.yaml`` against the
+local Redis, with a scratch PostgreSQL database behind ``deploy/dagster.yaml``
+as DAGSTER_HOME, and execute jobs in a run process on the executor
+``deployment_executor`` returns for these variables: two independent steps are
+taken by the two workers (each op sleeps a little and reports its pid), and two
+steps of the ``training`` pool run one after the other although both workers
+are free.  A run process gets a deadline: a step no worker takes would
+otherwise leave it waiting for ever.
 """
 
 from __future__ import annotations
@@ -148,6 +149,35 @@ def celery_pid_job() -> dg.JobDefinition:
     return celery_pid_job
 
 
+def _timed_step() -> dg.Output[int]:
+    start = time.time()
+    time.sleep(STEP_SECONDS)
+    return dg.Output(os.getpid(), metadata={"start": start, "end": time.time()})
+
+
+@dg.op(pool="training")
+def first_fit() -> dg.Output[int]:
+    """Stand in for a model fit."""
+    return _timed_step()
+
+
+@dg.op(pool="training")
+def second_fit() -> dg.Output[int]:
+    """Stand in for a model fit."""
+    return _timed_step()
+
+
+def training_pool_job() -> dg.JobDefinition:
+    """Two independent steps in the `training` pool, on the deployment's executor."""
+
+    @dg.job(executor_def=deployment_executor(load_settings()))
+    def training_pool_job():
+        first_fit()
+        second_fit()
+
+    return training_pool_job
+
+
 def _require_redis() -> None:
     import redis
 
@@ -157,29 +187,63 @@ def _require_redis() -> None:
         services.service_unavailable(f"Redis at {REDIS_HOST}:{REDIS_PORT}", error)
 
 
-@pytest.fixture
-def celery_environment(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Environment of the workers and the run: DAGSTER_HOME on a scratch PostgreSQL database."""
+@dataclasses.dataclass(frozen=True)
+class CeleryStack:
+    """Two running workers, and the environment they share with the runs."""
+
+    environ: dict[str, str]
+    workers: list[str]
+    log_dir: Path
+    ready_seconds: float
+
+    def run(self, job_function: str) -> tuple[int, list[dg.DagsterEvent]]:
+        """Execute ``job_function``'s job in a run process; its pid and the run's events."""
+        script = RUN_SCRIPT.replace("celery_pid_job", job_function)
+        try:
+            run = subprocess.run([sys.executable, "-c", script], env=self.environ, cwd=REPO_ROOT,
+                                 capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        except subprocess.TimeoutExpired as timeout:
+            pytest.fail(f"the run did not finish in {RUN_TIMEOUT:.0f} s:\n{timeout.stdout}\n{_logs(self.log_dir)}")
+        assert run.returncode == 0, f"{run.stderr[-4000:]}\n{_logs(self.log_dir)}"
+        run_id, success, run_pid = run.stdout.strip().splitlines()[-1].split()[1:]
+        assert success == "True", f"{run.stderr[-4000:]}\n{_logs(self.log_dir)}"
+        with dg.DagsterInstance.from_config(self.environ["DAGSTER_HOME"]) as instance:
+            events = [record.dagster_event for record in instance.all_logs(run_id) if record.is_dagster_event]
+        return int(run_pid), events
+
+
+@pytest.fixture(scope="module")
+def celery_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryStack]:
+    """Two workers on the local Redis; DAGSTER_HOME with deploy/dagster.yaml on a scratch PostgreSQL database."""
     _require_redis()
-    with services.scratch_postgres_database("market_assets_celery") as database:
-        home = tmp_path / "dagster_home"
+    root = tmp_path_factory.mktemp("celery")
+    with services.scratch_postgres_database("market_assets_celery") as database, pytest.MonkeyPatch.context() as mp:
+        home, log_dir = root / "dagster_home", root / "logs"
         home.mkdir()
+        log_dir.mkdir()
         (home / "dagster.yaml").write_text((REPO_ROOT / "deploy" / "dagster.yaml").read_text())
-        environ = {k: v for k, v in os.environ.items() if not k.startswith(("MARKET_ASSETS_", "DAGSTER_"))}
-        yield environ | {
-            "PATH": f"{VENV_BIN}{os.pathsep}{environ.get('PATH', '')}",
-            "PYTHONPATH": str(REPO_ROOT),
-            "DAGSTER_HOME": str(home),
+        instance_environ = {
             "DAGSTER_PG_HOST": services.POSTGRES_HOST,
             "DAGSTER_PG_PORT": str(services.POSTGRES_PORT),
             "DAGSTER_PG_USER": services.POSTGRES_USER,
             "DAGSTER_PG_PASSWORD": "",
             "DAGSTER_PG_DB": database,
+        }
+        for name, value in instance_environ.items():  # this process reads the run's events
+            mp.setenv(name, value)
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("MARKET_ASSETS_", "DAGSTER_"))}
+        environ = inherited | instance_environ | {
+            "PATH": f"{VENV_BIN}{os.pathsep}{inherited.get('PATH', '')}",
+            "PYTHONPATH": str(REPO_ROOT),
+            "DAGSTER_HOME": str(home),
             "MARKET_ASSETS_CELERY_BROKER": BROKER,
             "MARKET_ASSETS_CELERY_BACKEND": BACKEND,
-            "MARKET_ASSETS_DATA_ROOT": str(tmp_path / "data"),
-            "MARKET_ASSETS_CACHE_DIR": str(tmp_path / "cache"),
+            "MARKET_ASSETS_DATA_ROOT": str(root / "data"),
+            "MARKET_ASSETS_CACHE_DIR": str(root / "cache"),
         }
+        started = time.monotonic()
+        with celery_workers(environ, log_dir, count=2) as workers:
+            yield CeleryStack(environ, workers, log_dir, time.monotonic() - started)
 
 
 @contextlib.contextmanager
@@ -245,28 +309,9 @@ def _logs(log_dir: Path) -> str:
 
 @pytest.mark.services
 @pytest.mark.slow
-def test_two_steps_run_on_two_celery_workers(
-    celery_environment: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    log_dir = tmp_path / "logs"
-    log_dir.mkdir()
+def test_two_steps_run_on_two_celery_workers(celery_stack: CeleryStack) -> None:
     started = time.monotonic()
-    with celery_workers(celery_environment, log_dir, count=2) as workers:
-        workers_ready = time.monotonic() - started
-        try:
-            run = subprocess.run([sys.executable, "-c", RUN_SCRIPT], env=celery_environment, cwd=REPO_ROOT,
-                                 capture_output=True, text=True, timeout=RUN_TIMEOUT)
-        except subprocess.TimeoutExpired as timeout:
-            pytest.fail(f"the run did not finish in {RUN_TIMEOUT:.0f} s:\n{timeout.stdout}\n{_logs(log_dir)}")
-    elapsed = time.monotonic() - started
-    assert run.returncode == 0, f"{run.stderr[-4000:]}\n{_logs(log_dir)}"
-    run_id, success, run_pid = run.stdout.strip().splitlines()[-1].split()[1:]
-    assert success == "True", f"{run.stderr[-4000:]}\n{_logs(log_dir)}"
-
-    for name in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_DB"):
-        monkeypatch.setenv(name, celery_environment[name])
-    with dg.DagsterInstance.from_config(celery_environment["DAGSTER_HOME"]) as instance:
-        events = [record.dagster_event for record in instance.all_logs(run_id) if record.is_dagster_event]
+    run_pid, events = celery_stack.run("celery_pid_job")
     taken_by = {
         event.step_key: event.engine_event_data.metadata["Celery worker"].value.split("@")[0]
         for event in events
@@ -279,8 +324,23 @@ def test_two_steps_run_on_two_celery_workers(
         if event.event_type == dg.DagsterEventType.STEP_OUTPUT
     }
     assert set(taken_by) == {"left_step", "right_step"}, taken_by
-    assert set(taken_by.values()) == set(workers), f"each worker should take one step: {taken_by}"
+    assert set(taken_by.values()) == set(celery_stack.workers), f"each worker should take one step: {taken_by}"
     assert set(pids) == {"left_step", "right_step"}, pids
     # Neither step ran in the run process nor in this one, and not in the same process.
-    assert not {os.getpid(), int(run_pid)} & set(pids.values()) and len(set(pids.values())) == 2, pids
-    print(f"workers ready in {workers_ready:.1f} s, run and shutdown in {elapsed - workers_ready:.1f} s")
+    assert not {os.getpid(), run_pid} & set(pids.values()) and len(set(pids.values())) == 2, pids
+    print(f"workers ready in {celery_stack.ready_seconds:.1f} s, run in {time.monotonic() - started:.1f} s")
+
+
+@pytest.mark.services
+@pytest.mark.slow
+def test_the_training_pool_holds_on_celery_workers(celery_stack: CeleryStack) -> None:
+    """deploy/dagster.yaml gives an unconfigured pool one slot: two free workers still fit one model at a time."""
+    _, events = celery_stack.run("training_pool_job")
+    spans = sorted(
+        (event.step_output_data.metadata["start"].value, event.step_output_data.metadata["end"].value)
+        for event in events
+        if event.event_type == dg.DagsterEventType.STEP_OUTPUT
+    )
+    assert len(spans) == 2
+    (_, first_end), (second_start, _) = spans
+    assert second_start >= first_end, f"the two `training` steps overlapped: {spans}"
