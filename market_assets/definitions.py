@@ -11,6 +11,7 @@ from market_assets.defs.resources import MlflowResource, OptunaResource, PriceSo
 from market_assets.defs.schedules import SCHEDULES
 from market_assets.defs.alerts import ALERT_SENSORS
 from market_assets.defs.checks.freshness import FRESHNESS_CHECKS, freshness_sensor
+from market_assets.defs.executors import deployment_executor
 from market_assets.defs.sensors import SENSORS
 from market_assets.settings import load_settings
 
@@ -18,6 +19,7 @@ settings = load_settings()
 modules = [prices, regimes, features, labels, diagnostics, models, retraining, predictions, monitoring, backtests]
 
 defs = dg.Definitions(
+    executor=deployment_executor(settings),
     assets=dg.load_assets_from_modules(modules),
     asset_checks=[*dg.load_asset_checks_from_modules(modules), *FRESHNESS_CHECKS],
     jobs=[*JOBS, *backtests.BACKTEST_JOBS],

@@ -16,14 +16,19 @@ adjustment table holds the same numbers).
 Two rules follow, one per layer:
 
 * **Store one basis** (:func:`rebase_to_stored`, called by ``raw_prices``).
-  A nightly fetch also returns the session before it, already stored.  Per
-  symbol, ``stored f / fetched f`` on that session is 1 unless the provider
-  re-adjusted its history since it was stored; the fetched rows' ``adj_close``
-  is multiplied by that ratio, so consecutive stored rows keep the provider's
-  event ratio between them (a split on the nightly session is seen as a split,
-  never as a crash).  The re-adjustment is reported, not repaired by a
-  re-fetch: nothing stored needs to change, because every consumer reads
-  ratios within one basis or re-anchors (next rule).
+  A session's event ratio is only visible inside one fetch that also holds
+  the session before it: a provider anchored at the day it is asked returns
+  ``f = 1`` on every nightly row, split day or not.  So a nightly fetch also
+  returns the session before it, already stored.  Per
+  symbol, the fetched rows' ``adj_close`` is multiplied by ``stored f /
+  fetched f`` on that session (the *rebase*), so consecutive stored rows keep
+  the provider's event ratio between them (a split on the nightly session is
+  seen as a split, never as a crash).  The rebase is 1 until the provider
+  re-adjusts a symbol's history; from then on the store keeps its own basis
+  and a further re-adjustment shows as a change of the rebase, which is
+  reported, not repaired by a re-fetch: nothing stored needs to change,
+  because every consumer reads ratios within one basis or re-anchors (next
+  rule).
 * **Anchor each window at its last session** (:func:`point_in_time_scales`,
   :func:`point_in_time_adjusted`, called where features assemble their
   window).  Prices of the window are back-adjusted to the window's last
@@ -31,7 +36,11 @@ Two rules follow, one per layer:
   ``= adj_close[s] * close[last] / adj_close[last]``.  Returns and every
   scale-free feature are the same in any basis; price-level features (an SMA
   in price units) are in the units of the window's last session as traded,
-  whatever the basis the history was stored in.  Ratio consumers (labels,
+  whatever the basis the history was stored in.  The window is the panel a
+  computation is given: a nightly run's ends on its session, a range run's
+  on the range's last session, so a range that ends after a split reports the
+  earlier sessions' price-level features in post-split units (use the
+  ``close_to_*`` ratios to compare levels across time).  Ratio consumers (labels,
   regimes, the jump rule, backtests) read ``adj_close`` directly: a ratio of
   two rows in one basis is already anchor-free.
 
@@ -54,6 +63,7 @@ shares are counted in the last session's shares.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,6 +85,7 @@ BASIS_SCHEMA: dict[str, pl.DataType] = {
     "stored_factor": pl.Float64(),
     "fetched_factor": pl.Float64(),
     "rebase": pl.Float64(),
+    "previous_rebase": pl.Float64(),
     "readjusted": pl.Boolean(),
 }
 
@@ -207,8 +218,10 @@ class Rebased:
         One row per symbol of the overlap (:data:`BASIS_SCHEMA`):
         ``stored_factor`` and ``fetched_factor`` (``adj_close / close`` of the
         overlap session, null when that side has no usable row), ``rebase``
-        (their ratio, 1.0 when either is null) and ``readjusted`` (the
-        provider changed that symbol's history beyond :data:`BASIS_RTOL`).
+        (their ratio, 1.0 when either is null), ``previous_rebase`` (the one
+        applied when the overlap session was stored) and ``readjusted``: the
+        provider changed that symbol's history since then, i.e. ``rebase``
+        moved from ``previous_rebase`` by more than :data:`BASIS_RTOL`.
     """
 
     prices: pl.DataFrame
@@ -235,8 +248,8 @@ def _overlap_factors(frame: pl.DataFrame, overlap: dt.date, name: str) -> pl.Dat
             .agg((adj / close).median().alias(name)))
 
 
-def rebase_to_stored(fetched: pl.DataFrame, stored: pl.DataFrame, overlap: dt.date, first: dt.date,
-                     rtol: float = BASIS_RTOL) -> Rebased:
+def rebase_to_stored(fetched: pl.DataFrame, stored: pl.DataFrame, overlap: dt.date, first: dt.date, *,
+                     previous_rebase: Mapping[str, float] | None = None, rtol: float = BASIS_RTOL) -> Rebased:
     """Chain freshly fetched rows onto stored history through one overlapping session.
 
     Parameters
@@ -253,6 +266,11 @@ def rebase_to_stored(fetched: pl.DataFrame, stored: pl.DataFrame, overlap: dt.da
         The first session fetched for storage; fetched rows dated from
         ``overlap`` up to the day before ``first`` belong to ``overlap``'s
         partition (the session and the days it owns) and are dropped.
+    previous_rebase
+        Per symbol, the rebase applied when ``overlap`` was stored (1.0 when
+        absent).  Once a provider re-adjusted a symbol, its stored and fetched
+        factors differ for good (the store keeps its basis); a further
+        re-adjustment shows as a change of the rebase.
     rtol
         Relative change of the factor beyond rounding that counts as re-adjusted.
 
@@ -265,8 +283,12 @@ def rebase_to_stored(fetched: pl.DataFrame, stored: pl.DataFrame, overlap: dt.da
     basis = (
         _overlap_factors(fetched, overlap, "fetched_factor")
         .join(_overlap_factors(stored, overlap, "stored_factor"), on="symbol", how="full", coalesce=True)
-        .with_columns((pl.col("stored_factor") / pl.col("fetched_factor")).fill_null(1.0).alias("rebase"))
-        .with_columns(((pl.col("rebase") - 1.0).abs() > rtol).alias("readjusted"))
+        .with_columns(
+            (pl.col("stored_factor") / pl.col("fetched_factor")).fill_null(1.0).alias("rebase"),
+            pl.col("symbol").replace_strict(dict(previous_rebase or {}), default=1.0, return_dtype=pl.Float64)
+            .alias("previous_rebase"),
+        )
+        .with_columns(((pl.col("rebase") / pl.col("previous_rebase") - 1.0).abs() > rtol).alias("readjusted"))
         .select(list(BASIS_SCHEMA)).cast(BASIS_SCHEMA).sort("symbol")
     )
     after = fetched.filter(~pl.col("date").is_between(overlap, first, closed="left").fill_null(False))

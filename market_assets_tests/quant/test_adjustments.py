@@ -95,10 +95,17 @@ def test_fetched_rows_are_chained_onto_the_stored_basis_through_the_overlap():
     assert result.prices["adj_close"].to_list() == [92.0, 9.0, 5.0]  # AAA x 2: consecutive rows keep g = 0.5
     assert result.basis.schema == pl.Schema(BASIS_SCHEMA)
     assert result.basis.to_dicts() == [
-        {"symbol": "AAA", "stored_factor": 1.0, "fetched_factor": 0.5, "rebase": 2.0, "readjusted": True},
-        {"symbol": "BBB", "stored_factor": 0.9, "fetched_factor": 0.9, "rebase": 1.0, "readjusted": False},
+        {"symbol": "AAA", "stored_factor": 1.0, "fetched_factor": 0.5, "rebase": 2.0, "previous_rebase": 1.0,
+         "readjusted": True},
+        {"symbol": "BBB", "stored_factor": 0.9, "fetched_factor": 0.9, "rebase": 1.0, "previous_rebase": 1.0,
+         "readjusted": False},
     ]
     assert result.readjusted["symbol"].to_list() == ["AAA"]
+    # the next night: AAA stays 2x off the provider (the store keeps its basis), which is no news
+    later = pl.concat([_rows(D(2024, 3, 4), AAA=(46.0, 46.0)), _rows(D(2024, 3, 5), AAA=(47.0, 47.0))])
+    next_night = rebase_to_stored(later, result.prices, D(2024, 3, 4), D(2024, 3, 5), previous_rebase={"AAA": 2.0})
+    assert next_night.prices["adj_close"].to_list() == [94.0]
+    assert next_night.basis.select("rebase", "readjusted").row(0) == (2.0, False)
 
 
 def test_a_symbol_without_a_usable_overlap_row_is_left_as_received():

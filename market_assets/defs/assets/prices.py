@@ -1,6 +1,9 @@
 """Price assets: ``raw_prices`` as received, ``validated_prices`` and
 ``price_rejections`` after the Great Expectations suite."""
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 import dagster as dg
 import polars as pl
 from pydantic import Field
@@ -8,6 +11,7 @@ from pydantic import Field
 from market_assets.defs.checks.price_checks import PRICE_CHECK_SPECS, check_results, session_check_evaluations
 from market_assets.defs.metadata import add_partition_metadata, frame_preview, markdown_table, partition_frames
 from market_assets.defs.assets.daily import DAILY, session_window
+from market_assets.defs.io_manager import PartitionedParquetIOManager
 from market_assets.defs.partitions import SESSIONS, last_day_of_session, partition_dates
 from market_assets.defs.resources import PriceSourceResource
 
@@ -41,8 +45,13 @@ class PriceValidationConfig(dg.Config):
     group_name="prices",
     kinds={"polars", "parquet"},
 )
-def raw_prices(context: dg.AssetExecutionContext, price_source: PriceSourceResource) -> dg.Output:
-    """Daily OHLCV bars of the whole universe, exactly as the price source delivered them."""
+def raw_prices(
+    context: dg.AssetExecutionContext,
+    price_source: PriceSourceResource,
+    parquet_io_manager: dg.ResourceParam[PartitionedParquetIOManager],
+) -> dg.Output:
+    """Daily OHLCV bars of the whole universe as the price source delivered them, adj_close on the stored basis."""
+    from market_assets.quant.adjustments import rebase_to_stored
     from market_assets.quant.validation.received import off_session, store_under_sessions
 
     sessions = partition_dates(context.partition_keys)
@@ -51,11 +60,22 @@ def raw_prices(context: dg.AssetExecutionContext, price_source: PriceSourceResou
         f"fetching {source.name} prices for {len(sessions):,} session(s) "
         f"{sessions[0]} … {sessions[-1]}"
     )
+    # The fetch starts at the stored session before the run (if any): per symbol, its
+    # adj_close / close then tells whether the provider re-adjusted history since, and the
+    # fetched adj_close is chained onto the stored basis, so a split on this run's first
+    # session stays a split (market_assets.quant.adjustments).
+    previous = _stored_session_before(context.asset_key, parquet_io_manager, sessions[0])
     # Every received row is stored: one dated off-session (or undated) goes under the
     # nearest session on or before its date (else the first), received_date keeping its
     # date, and validation rejects it there as date_not_in_sessions.  The fetch reaches
     # the days the last session owns (its weekend), so a nightly run sees what a backfill does.
-    received = source.fetch(sessions[0], last_day_of_session(sessions[-1]))
+    received = source.fetch(previous[0] if previous else sessions[0], last_day_of_session(sessions[-1]))
+    basis = None
+    if previous is not None:
+        rebased = rebase_to_stored(received, previous[1], previous[0], sessions[0],
+                                   previous_rebase=_recorded_rebase(context, previous[0]))
+        received, basis = rebased.prices, rebased.basis
+        _log_readjustment(context, source.name, previous[0], rebased.readjusted)
     stored = store_under_sessions(received, sessions)
     outside = stored.filter(off_session(stored))
     if outside.height:
@@ -72,10 +92,60 @@ def raw_prices(context: dg.AssetExecutionContext, price_source: PriceSourceResou
             "rows": rows.height,
             "symbols": rows["symbol"].n_unique(),
             "rows_off_session": int(off_session(rows).sum()),
+            **_basis_metadata(basis, first=key == sessions[0].isoformat(), last=key == sessions[-1].isoformat()),
             "preview": frame_preview(rows),
         },
     )
     return dg.Output(stored)
+
+
+def _stored_session_before(asset_key: dg.AssetKey, io_manager: PartitionedParquetIOManager, first: dt.date
+                           ) -> tuple[dt.date, pl.DataFrame] | None:
+    """The session before ``first`` and its stored raw rows; None when it was never materialized."""
+    window = SESSIONS.get_prev_partition_window(dt.datetime.combine(first, dt.time(), ZoneInfo(SESSIONS.timezone)))
+    if window is None:
+        return None
+    key = window.start.date().isoformat()
+    try:
+        frame, _ = io_manager.read_partitions(asset_key, [key], optional=[key])
+    except FileNotFoundError:  # raised only when none of the keys is stored: nothing to chain onto
+        return None
+    return window.start.date(), frame
+
+
+def _recorded_rebase(context: dg.AssetExecutionContext, session: dt.date) -> dict[str, float]:
+    """The ``adj_close_rebase`` recorded when ``session`` was last stored (empty: none recorded)."""
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=[session.isoformat()]), limit=1
+    ).records
+    materialization = records[0].asset_materialization if records else None
+    recorded = materialization.metadata.get("adj_close_rebase") if materialization else None
+    return dict(recorded.value) if recorded is not None else {}
+
+
+def _log_readjustment(context: dg.AssetExecutionContext, source: str, overlap: dt.date,
+                      readjusted: pl.DataFrame) -> None:
+    if readjusted.height:
+        context.log.warning(
+            f"history_readjusted: {source} changed adj_close / close of {readjusted.height} symbol(s) on the "
+            f"stored session {overlap} since it was stored (a split or dividend); the fetched adj_close is "
+            f"multiplied by stored / fetched to stay on the stored basis, nothing stored is re-fetched: "
+            f"{readjusted.head(5).to_dicts()}"
+        )
+
+
+def _basis_metadata(basis: pl.DataFrame | None, *, first: bool, last: bool) -> dict[str, object]:
+    """``history_readjusted`` (found on the run's first session, 0 on the others) and, on the last
+    session (the next run's overlap), the ``adj_close_rebase`` applied per symbol (1.0 omitted)."""
+    readjusted = basis.filter(pl.col("readjusted")) if basis is not None and first else None
+    metadata: dict[str, object] = {"history_readjusted": readjusted.height if readjusted is not None else 0}
+    if readjusted is not None and readjusted.height:
+        metadata["history_readjusted_symbols"] = markdown_table(readjusted.drop("readjusted").to_dicts())
+    if last:
+        rebased = basis.filter(pl.col("rebase") != 1.0) if basis is not None else None
+        metadata["adj_close_rebase"] = dg.MetadataValue.json(
+            dict(rebased.select("symbol", "rebase").iter_rows()) if rebased is not None else {})
+    return metadata
 
 
 @dg.multi_asset(
