@@ -69,6 +69,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from market_assets.quant.validation.received import RECEIVED_DATE
+
 #: An event ratio must move by more than this to be a split.
 SPLIT_MIN_CHANGE = 0.01
 #: Largest denominator and numerator of a split ratio (``p / q``: 3:2 is p=3, q=2; 1:10 is p=10, q=1).
@@ -237,13 +239,13 @@ def _overlap_factors(frame: pl.DataFrame, overlap: dt.date, name: str) -> pl.Dat
     """Per symbol, the median ``adj_close / close`` of its usable rows dated ``overlap``.
 
     A stored partition may hold rows dated on other days under ``overlap``
-    (``received_date`` then keeps the date as received): only rows received
-    for ``overlap`` itself count.
+    (:data:`RECEIVED_DATE` then keeps the date as received): only rows
+    received for ``overlap`` itself count.
     """
     close, adj = pl.col("close"), pl.col("adj_close")
     usable = (pl.col("date") == overlap) & close.is_finite() & adj.is_finite() & (close > 0) & (adj > 0)
-    if "received_date" in frame.columns:
-        usable &= pl.col("received_date") == overlap
+    if RECEIVED_DATE in frame.columns:
+        usable &= pl.col(RECEIVED_DATE) == overlap
     return (frame.filter(usable.fill_null(False)).group_by("symbol")
             .agg((adj / close).median().alias(name)))
 
