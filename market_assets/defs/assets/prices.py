@@ -237,6 +237,10 @@ def _validated_metadata(context, validated, rejections, raw_rows: dict[str, int]
             "rows_rejected": rejected[key],
             "rejected_share": dg.MetadataValue.float(rejected[key] / total if total else 0.0),
             "raw_rows": raw_rows[key],
+            "mean_intraday_return": dg.MetadataValue.float(
+                float((rows["close"] / rows["open"] - 1).mean()) if rows.height else float("nan")
+            ),
+            "dollar_volume": dg.MetadataValue.float(float((rows["close"] * rows["volume"]).sum())),
         }
 
     add_partition_metadata(context, validated, describe, asset_key="validated_prices")
