@@ -78,8 +78,7 @@ def plant(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Planted:
         "MARKET_ASSETS_MLFLOW_ARTIFACTS": str(tmp_path / "artifacts"),
         "MARKET_ASSETS_CACHE_DIR": str(tmp_path / "cache"), "MARKET_ASSETS_FRESHNESS_DEADLINE": "30 20 * * 1-5",
         "MARKET_ASSETS_TAG": "test",
-        # a credential in the MLflow UI URL reaches trained_model's link metadata today: see
-        # test_mlflow_links_never_carry_a_password (xfail) below
+        # links are built without the URL's credentials: test_mlflow_links_never_carry_a_password below
         "MARKET_ASSETS_MLFLOW_UI_URL": "https://mlflow.example/",
     }
     carriers = {  # valid values with a credential inside
@@ -287,8 +286,6 @@ def test_run_config_cannot_read_a_secret_into_an_error_message(scanned, tmp_path
     assert find_leaks(planted, instance) == []
 
 
-@pytest.mark.xfail(strict=True, reason="tracking.mlflow_store._run_url builds links from ui_url (or an http tracking "
-                   "URI) with its user:password part; the links land in trained_model's metadata (not this change)")
 @pytest.mark.parametrize("where", ["ui_url", "tracking_uri"])
 def test_mlflow_links_never_carry_a_password(tmp_path, monkeypatch, where):
     from market_assets.tracking import mlflow_store

@@ -16,6 +16,8 @@ from market_assets.schema import PRICE_COLUMN_DESCRIPTIONS
 
 _EXACT: dict[str, str] = {
     **PRICE_COLUMN_DESCRIPTIONS,
+    "received_date": "The date the provider gave the row (null when undated); it differs from date when the row "
+    "was dated off-session and is stored, rejected, under the session on or before it.",
     "reasons": "Reason codes of the failed validation rules, joined by ';' in rule order "
     "(e.g. 'ohlc_inconsistent;nonpositive_price').",
     # market_regimes
@@ -54,6 +56,8 @@ _EXACT: dict[str, str] = {
     "rmse": "Root mean squared error of the predicted return, in return units.",
     "mae": "Mean absolute error of the predicted return, in return units.",
     "r2": "1 - SSE / SST of the predicted return around the window's mean realised return.",
+    "interval_coverage": "Share of the window's realised returns inside the predictions' 80% interval "
+    "(sessions after the model's cut-off: honest coverage).",
     "icir": "Mean daily IC over its standard deviation (per session, not annualised).",
     "rank_icir": "Mean daily rank IC over its standard deviation (per session, not annualised).",
     # predictions

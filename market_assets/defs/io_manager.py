@@ -128,8 +128,12 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
             )
         try:
             if all(_is_local(path) for path in present):  # one parallel scan over every file
-                return pl.scan_parquet([str(path) for path in present]).collect(), missing
-            return pl.concat([_read_parquet(path) for path in present], how="vertical"), missing
+                try:
+                    return pl.scan_parquet([str(path) for path in present]).collect(), missing
+                except pl.exceptions.SchemaError:
+                    pass  # files written before a column was added (e.g. raw_prices' received_date): below
+            # One file at a time; a column missing from older files is null there.
+            return pl.concat([_read_parquet(path) for path in present], how="diagonal_relaxed"), missing
         except (pl.exceptions.PolarsError, OSError) as error:
             raise _unreadable(asset_key, present, error) from error
 

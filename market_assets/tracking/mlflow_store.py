@@ -96,7 +96,21 @@ def _run_url(config: TrackingConfig, run_id: str) -> str | None:
     base = config.ui_url or (config.tracking_uri if config.tracking_uri.startswith(("http://", "https://")) else None)
     if base is None:
         return None
-    return f"{base.rstrip('/')}/#/experiments/{experiment_id(config)}/runs/{run_id}"
+    return f"{_without_credentials(base).rstrip('/')}/#/experiments/{experiment_id(config)}/runs/{run_id}"
+
+
+def _without_credentials(url: str) -> str:
+    """``url`` without ``user:password@``: a link shown in the UI must not carry the tracking server's login."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _log_importance(mlflow: Any, importance: Mapping[str, float]) -> None:

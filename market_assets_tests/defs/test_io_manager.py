@@ -141,3 +141,12 @@ def test_stale_temporary_files_of_a_killed_write_are_removed_on_the_next_write(t
     os.utime(stale, (old, old))
     manager.handle_output(_output(["2025-01-02"]), _frame(["2025-01-02"]))
     assert not stale.exists() and fresh.exists()
+
+
+def test_partitions_written_before_a_column_was_added_read_with_it_null(tmp_path):
+    manager = PartitionedParquetIOManager(root=str(tmp_path))
+    manager.handle_output(_output(["2025-01-02"]), _frame(["2025-01-02"]))
+    newer = _frame(["2025-01-03"]).with_columns(received_date=pl.lit(dt.date(2025, 1, 3)))
+    manager.handle_output(_output(["2025-01-03"]), newer)
+    loaded = manager.load_input(_input(["2025-01-02", "2025-01-03"])).sort("date")
+    assert loaded["received_date"].to_list() == [None, dt.date(2025, 1, 3)]
