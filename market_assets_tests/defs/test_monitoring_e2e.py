@@ -116,6 +116,14 @@ def test_a_regime_shift_fails_drift_and_one_retrain_follows_then_performance(sto
         report = Path(metadata["report"].value)
         assert report.exists() and "<html" in report.read_text()[:2000].lower()
 
+        # realised interval coverage, on sessions after the cut-off
+        performance = {r.partition_key: r.asset_materialization.metadata for r in
+                       instance.fetch_materializations(dg.AssetKey("model_performance"), limit=100).records}
+        coverage = {k: m["interval_coverage_h1"].value for k, m in performance.items()}
+        print("interval coverage", coverage["2023-09-29"], coverage[after[20].isoformat()])
+        assert 0.5 < coverage["2023-09-29"] <= 1.0
+        assert coverage[after[20].isoformat()] < coverage["2023-09-29"]  # the shift raised volatility
+
         # the sensor requests exactly one retrain for the drift episode, tagged with its cause
         requests, cursor = _tick(instance, None)
         assert len(requests) == 1

@@ -287,6 +287,7 @@ def model_performance(
             metrics = metrics.with_columns(pl.col("model_version").cast(pl.String), pl.col("horizon").cast(pl.Int32))
             metrics = metrics.join(serving, on=["horizon", "model_version"], how="semi")
         judged = judge_performance(metrics, floors) if metrics.height else metrics
+        metrics = with_interval_coverage(metrics, predictions, realized, session)
         frames.append(metrics.with_columns(pl.lit(session).alias("date")))
         context.add_asset_metadata(performance_metadata(metrics, judged), partition_key=session.isoformat())
         verdicts.append(_performance_verdict(session, metrics, judged))
@@ -294,6 +295,31 @@ def model_performance(
     yield dg.Output(table.select("date", *[c for c in table.columns if c != "date"]))
     yield from session_check_events("model_performance", "performance_above_floor", verdicts,
                                     per_session_limit=config.per_session_check_limit)
+
+
+def with_interval_coverage(metrics: pl.DataFrame, predictions: pl.DataFrame, realized: pl.DataFrame,
+                           asof: dt.date) -> pl.DataFrame:
+    """``metrics`` plus ``interval_coverage``: the share of the window's realised returns inside the 80% interval.
+
+    Measured on sessions after the model's cut-off whose return is known at
+    ``asof``'s close: the honest coverage (the validation residuals the interval
+    was cut from cover 80% by construction).
+    """
+    from market_assets.quant.metrics_intervals import interval_coverage
+
+    if metrics.is_empty() or "interval_low" not in predictions.columns:
+        return metrics.with_columns(pl.lit(None, dtype=pl.Float64).alias("interval_coverage"))
+    known = realized.filter(pl.col("known_at") <= asof).select("date", "symbol", "horizon", "realized_return")
+    values = []
+    for row in metrics.iter_rows(named=True):
+        rows = (predictions.filter((pl.col("model_version") == row["model_version"])
+                                   & pl.col("date").is_between(row["first_session"], row["last_session"]))
+                .with_columns(pl.col("horizon").cast(pl.Int32))
+                .join(known, on=["date", "symbol", "horizon"], how="inner")
+                .filter(pl.col("horizon") == row["horizon"]))
+        values.append(interval_coverage(rows["realized_return"], rows["interval_low"], rows["interval_high"])
+                      if rows.height else None)
+    return metrics.with_columns(pl.Series("interval_coverage", values, dtype=pl.Float64))
 
 
 def _serving_versions(predictions: pl.DataFrame, session: dt.date) -> pl.DataFrame:
@@ -311,6 +337,8 @@ def performance_metadata(metrics: pl.DataFrame, judged: pl.DataFrame) -> dict[st
         metadata[f"judged_sessions_h{h}"] = dg.MetadataValue.int(int(row["n_sessions"]))
         for name in ("ic", "rank_ic", "directional_accuracy", "rmse", "r2"):
             metadata[f"{name}_h{h}"] = dg.MetadataValue.float(float(row[name]))
+        coverage = row.get("interval_coverage")
+        metadata[f"interval_coverage_h{h}"] = dg.MetadataValue.float(float("nan") if coverage is None else coverage)
     metadata["verdicts"] = markdown_table(
         judged.select("horizon", "metric", "observed", "comparison", "threshold", "passed", "reason").to_dicts()
         if judged.height else [], limit=20,
