@@ -268,8 +268,6 @@ def test_every_kind_of_variable_holds_a_secret(monkeypatch, tmp_path):
                                                  "MARKET_ASSETS_MLFLOW_UI_URL"}
 
 
-@pytest.mark.xfail(strict=True, reason="price_source's config fields accept Dagster's {env: VAR}: a run can read any "
-                   "variable into a field whose refusal quotes the value (resources.py, not this change)")
 def test_run_config_cannot_read_a_secret_into_an_error_message(scanned, tmp_path):
     from market_assets.defs.assets.prices import raw_prices
     from market_assets.defs.io_manager import PartitionedParquetIOManager

@@ -2,6 +2,8 @@
 
 # No `from __future__ import annotations` here: Dagster recognises a ResourceDependency
 # field by its evaluated annotation, which a string annotation would hide.
+import os
+import re
 from typing import Any
 
 import dagster as dg
@@ -56,6 +58,30 @@ _PriceSourceConfig = create_model(
 )
 
 
+#: Environment variables whose values are secrets (names as deployments spell them).
+_SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
+
+
+class SecretInConfigError(PermissionError):
+    """Run config holds the value of a secret environment variable (e.g. through ``{env: VAR}``).
+
+    Not a ``ValueError``: pydantic would wrap that and quote the input, secret included.
+    """
+
+
+def _refuse_secret_values(data: dict) -> None:
+    """Refuse a field whose value is a secret variable's value, naming the field and the variable, never the value."""
+    secrets = {value: name for name, value in os.environ.items() if _SECRET_NAME.search(name) and len(value) >= 6}
+    for field, value in data.items():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, str) and item in secrets:
+                raise SecretInConfigError(
+                    f"price_source: field {field!r} holds the value of the environment variable {secrets[item]} "
+                    "(a run config {env: ...} reference?); price_source fields never read secrets, so the run is "
+                    "refused and the value is not shown"
+                )
+
+
 class PriceSourceResource(_PriceSourceConfig):
     """Which provider feeds ``raw_prices``: the deployment's, refined by the run.
 
@@ -79,6 +105,7 @@ class PriceSourceResource(_PriceSourceConfig):
     @classmethod
     def _refuse_unknown_fields(cls, data: Any) -> Any:
         if isinstance(data, dict):
+            _refuse_secret_values(data)
             fixed = sorted(set(data) & set(DEPLOYMENT_OPTIONS))
             if fixed:
                 settings = ", ".join(SOURCE_SETTINGS[name] for name in fixed)

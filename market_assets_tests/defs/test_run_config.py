@@ -248,3 +248,13 @@ def test_a_refusal_message_holds_no_traceback_noise() -> None:
         PriceSourceResource(n_symbols=-5)
     text = "".join(traceback.format_exception_only(info.value))
     assert text.count("price_source config is refused") == 1
+
+
+def test_a_field_holding_a_secret_variable_is_refused_without_showing_it(monkeypatch):
+    from market_assets.defs.resources import PriceSourceResource, SecretInConfigError
+
+    monkeypatch.setenv("DAGSTER_PG_PASSWORD", "hunter2-very-secret")
+    with pytest.raises(SecretInConfigError, match="field 'calendar' holds the value of the environment variable "
+                       "DAGSTER_PG_PASSWORD") as raised:
+        PriceSourceResource(kind="synthetic", calendar="hunter2-very-secret")
+    assert "hunter2" not in str(raised.value)
