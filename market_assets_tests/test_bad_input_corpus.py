@@ -478,15 +478,21 @@ def test_each_bad_input_has_its_clear_outcome(case: Case, tmp_path: Path) -> Non
     _judge(case, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason="Dagster hands the IO manager an empty key list before our asset runs; "
-                   "io_manager.load_input says 'no partition of raw_prices among []…[]' (not our file to fix here)")
 def test_a_reversed_range_on_an_asset_with_inputs_names_both_keys(tmp_path: Path) -> None:
-    manager = PartitionedParquetIOManager(root=str(tmp_path))
-    context = dg.build_input_context(
-        asset_key=dg.AssetKey("raw_prices"), asset_partitions_def=dg.StaticPartitionsDefinition(["2025-03-03"]),
-        asset_partition_key_range=dg.PartitionKeyRange("2025-03-10", "2025-03-03"))
-    with pytest.raises(ValueError, match=r"reversed"):
-        manager.load_input(context)
+    from market_assets.defs.assets.prices import validate_prices_step
+    from market_assets.defs.partitions import SESSIONS as SESSION_PARTITIONS
+    from market_assets.defs.resources import PriceSourceResource
+
+    raw = dg.AssetSpec("raw_prices", partitions_def=SESSION_PARTITIONS).with_io_manager_key("parquet_io_manager")
+    with dg.instance_for_test() as instance, pytest.raises(Exception) as raised:
+        dg.materialize(
+            [raw, validate_prices_step], instance=instance, selection=[validate_prices_step],
+            resources={"parquet_io_manager": PartitionedParquetIOManager(root=str(tmp_path)),
+                       "price_source": PriceSourceResource(kind="synthetic", n_symbols=3)},
+            tags={"dagster/asset_partition_range_start": "2025-03-10", "dagster/asset_partition_range_end": "2025-03-03"},
+        )
+    text = f"{raised.value} {getattr(raised.value, 'user_exception', '')}"
+    assert "reversed: start 2025-03-10 is after end 2025-03-03" in text, text
 
 
 def test_the_corpus_covers_every_item_of_the_issue_and_is_large_enough() -> None:

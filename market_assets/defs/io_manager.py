@@ -79,6 +79,8 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         if not context.has_asset_partitions:
             return _read_parquet(self._asset_dir(asset_key).with_suffix(".parquet"))
         keys = sorted(context.asset_partition_keys)
+        if not keys:
+            raise ValueError(_empty_window_message(context))
         metadata = context.definition_metadata or {}
         lookback = int(metadata.get("lookback_partitions", 0))
         lookahead = int(metadata.get("lookahead_partitions", 0))
@@ -136,6 +138,25 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
             return pl.concat([_read_parquet(path) for path in present], how="diagonal_relaxed"), missing
         except (pl.exceptions.PolarsError, OSError) as error:
             raise _unreadable(asset_key, present, error) from error
+
+
+def _empty_window_message(context: dg.InputContext) -> str:
+    """Why an input holds no partition: a reversed range names both keys."""
+    from market_assets.defs.partitions import partition_dates
+
+    try:
+        window = context.asset_partition_key_range
+        start, end = window.start, window.end
+    except Exception:  # noqa: BLE001 - no range on this context: the run's own tags tell
+        start = end = None
+    if start and end and start > end:
+        return (f"{context.asset_key.to_user_string()}: the partition range is reversed: start {start} is after "
+                f"end {end}, so it holds no session; give the earlier key first (--partition-range {end}...{start})")
+    try:
+        partition_dates([])
+    except ValueError as error:
+        return f"{context.asset_key.to_user_string()}: {error}"
+    return f"{context.asset_key.to_user_string()}: the run targets no partition"
 
 
 def window_holes(keys: list[str], missing: list[str]) -> list[str]:
