@@ -166,7 +166,10 @@ class FaultServer:
 
 
 def _head(length: int, *extra: str) -> bytes:
-    return ("HTTP/1.1 200 OK\r\n" + "".join(f"{h}\r\n" for h in extra) + f"Content-Length: {length}\r\n").encode()
+    # Connection: close: the server closes after each answer, so the client must not reuse the socket
+    # for its retry (a reused, already closed socket made the retry race the close).
+    return ("HTTP/1.1 200 OK\r\nConnection: close\r\n" + "".join(f"{h}\r\n" for h in extra)
+            + f"Content-Length: {length}\r\n").encode()
 
 
 CSV = b"Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10.5,1000\n"
