@@ -52,10 +52,15 @@ rollback: setup ## move the champion alias back: make rollback MODEL=market_asse
 validate: setup ## check that the definitions load
 	.venv/bin/dagster definitions validate -w workspace.yaml
 
-bench: setup ## speed and memory figures (several minutes each)
+bench: setup ## speed and memory figures (several minutes each; installs the bench group: vectorbt)
+	$(UV) sync --frozen --group bench
 	.venv/bin/python benchmarks/bench_validated_prices.py
 	.venv/bin/python benchmarks/bench_features.py
 	.venv/bin/python benchmarks/bench_training.py
+	.venv/bin/python benchmarks/bench_drift.py
+	.venv/bin/python benchmarks/bench_backtest.py
+	.venv/bin/python benchmarks/bench_default_model_signal.py
+	$(UV) sync --frozen
 
 audit: | $(UV) ## known vulnerabilities of every locked package (pip-audit; needs PyPI's advisory data: not a CI step)
 	@mkdir -p var
