@@ -278,10 +278,13 @@ def model_performance(
     sessions = partition_dates(context.partition_keys)
     frames, verdicts = [], []
     floors = config.floors()
+    # Computed once for the run: each session below keeps only the returns known at its
+    # close (known_at <= session), which are the same whatever prices came later.
+    realized = realized_returns(validated_prices, config.horizons, sessions[-1])
+    judged_predictions = predictions.filter(pl.col("horizon").is_in(config.horizons))
     for session in sessions:
         serving = _serving_versions(predictions, session)
-        realized = realized_returns(validated_prices, config.horizons, session)
-        metrics = performance_at(predictions.filter(pl.col("horizon").is_in(config.horizons)), realized, session,
+        metrics = performance_at(judged_predictions, realized, session,
                                  window=config.window, by=("horizon", "model_version"))
         if metrics.height:  # a horizon without judged rows has a null model_version: nothing to judge
             metrics = metrics.with_columns(pl.col("model_version").cast(pl.String), pl.col("horizon").cast(pl.Int32))
