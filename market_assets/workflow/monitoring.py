@@ -166,11 +166,14 @@ def reference_severity(rows: pl.DataFrame, columns: Sequence[str], window: int) 
 
 def session_drift(
     reference: ChampionReference, *, session: dt.date, features: pl.DataFrame, predictions: pl.DataFrame,
-    prices: pl.DataFrame, calendar: Sequence[dt.date], settings: DriftSettings,
+    realized: pl.DataFrame, calendar: Sequence[dt.date], settings: DriftSettings,
 ) -> SessionDrift:
-    """Feature, prediction and target drift of ``session``'s window against ``reference``."""
-    from market_assets.quant.performance import realized_returns
+    """Feature, prediction and target drift of ``session``'s window against ``reference``.
 
+    ``realized`` is :func:`market_assets.quant.performance.realized_returns` of the
+    champion's horizon for any evaluation day on or after ``session`` (one per run):
+    only the returns known at ``session``'s close are used.
+    """
     upto = [s for s in calendar if s <= session]
     window = upto[-settings.window:]
     current = features.filter(pl.col("date").is_in(window)).select("date", "symbol", *reference.features.columns)
@@ -182,7 +185,7 @@ def session_drift(
     enough = served.get_column("date").n_unique() >= max(2, settings.window // 2)
     prediction = (_one_column(reference.predictions, served, "prediction", reference.reference_severity)
                   if enough else {})
-    realised = realized_returns(prices.filter(pl.col("date") <= session), [reference.horizon], session)
+    realised = realized.filter((pl.col("known_at") <= session) & (pl.col("horizon") == reference.horizon))
     known = realised.get_column("date").unique().sort().tail(settings.window)
     target_rows = realised.filter(pl.col("date").is_in(known.implode()))
     target = _one_column(reference.target, target_rows, "realized_return", reference.reference_severity)

@@ -96,6 +96,7 @@ def drift_report(
     parquet_io_manager: dg.ResourceParam[PartitionedParquetIOManager],
 ):
     """Feature, prediction and target drift of the last window against the serving champion's training data."""
+    from market_assets.quant.performance import realized_returns
     from market_assets.tracking.history import champion_for, champion_history
     from market_assets.workflow.monitoring import DriftSettings, champion_reference, session_drift
     from market_assets.workflow.training import registered_model_name
@@ -107,6 +108,7 @@ def drift_report(
     tracking, name = mlflow.tracking(), registered_model_name(config.task, config.horizon)
     history = champion_history(tracking, name)
     results, reports = [], ReportBudget(config.html_reports, sessions[-1])
+    realized = realized_returns(validated_prices, [config.horizon], sessions[-1])  # once; filtered per session
     plan = [(champion_for(history, s), s) for s in sessions]
     for _, group in groupby(plan, key=lambda item: item[0].version if item[0] else None):
         group = list(group)
@@ -122,7 +124,7 @@ def drift_report(
                          f"{reference.last_session} ({reference.feature_rows.height:,} rows) for {days[0]} … {days[-1]}")
         for session in days:
             drift = session_drift(reference, session=session, features=feature_table, predictions=predictions,
-                                  prices=validated_prices, calendar=calendar, settings=settings)
+                                  realized=realized, calendar=calendar, settings=settings)
             path = reports.write(parquet_io_manager.root, reference, drift, config, context)
             context.add_asset_metadata(drift_metadata(drift, reference, path), partition_key=session.isoformat())
             results.append((drift, path))
