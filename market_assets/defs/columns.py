@@ -89,7 +89,6 @@ _EXACT: dict[str, str] = {
     "executed": "Target executed at the session's fill (to see the next change of target).",
     "intents": "The strategy's intent at the session's close: +1 long, -1 short, 0 flat.",
     "valuation_close": "Adjusted close of the symbol's last bar valid for a fill, at which the position is valued.",
-    "valuation_raw_close": "Close as traded of that bar.",
     # backtest_summary
     "metric": "Name of a walk-forward metric (see the asset's metadata for the conventions).",
     "value": "Value of the metric (NaN when undefined, e.g. a Sharpe without variance).",

@@ -21,10 +21,9 @@ Conventions
 * ``benchmark_return`` is each session's equal-weight return of the universe
   from the previous close (the pure layer's buy and hold over one session,
   i.e. rebalanced every session, which is what chains).
-* Each symbol is valued at its last bar valid for the fill (as the engine does
-  across missing bars); the stored state keeps that close (``valuation_close``)
-  and the next session's anchor row is rebuilt from it, so a hole at the
-  anchor cannot lose a move.
+* Each symbol is valued at its last bar valid for the fill; the stored state
+  keeps that close (``valuation_close``, the pure layer's state), so a
+  symbol without a bar on the previous close keeps its move.
 """
 
 import base64
@@ -44,14 +43,13 @@ from market_assets.defs.io_manager import PartitionedParquetIOManager
 from market_assets.defs.metadata import add_partition_metadata, markdown_table
 from market_assets.defs.partitions import SESSIONS, partition_dates
 from market_assets.quant.backtest import (
-    BacktestConfig, BacktestState, CostModel, ExecutionConfig, LongFlat, TopKDropout, market_panel, run_backtest,
+    BacktestConfig, BacktestState, CostModel, ExecutionConfig, LongFlat, TopKDropout, run_backtest,
 )
 from market_assets.quant.backtest import metrics as mx
 
 RESULTS, STATE = dg.AssetKey("backtest_results"), dg.AssetKey("backtest_state")
 PREDICTIONS, PRICES = dg.AssetKey("predictions"), dg.AssetKey("validated_prices")
 _PRICE_COLUMNS = ("date", "symbol", "open", "close", "adj_close", "volume")
-_MARKS = ("symbol", "valuation_close", "valuation_raw_close")
 
 #: Session t's book continues the one stored at the previous session's close.
 PREVIOUS_SESSION = dg.TimeWindowPartitionMapping(
@@ -122,15 +120,14 @@ def backtest_step(
     sessions = partition_dates(context.partition_keys)
     refuse_look_ahead(predictions)
     fingerprint = config.fingerprint()
-    state, marks, origin = _starting_book(context, parquet_io_manager, sessions, fingerprint)
+    state, origin = _starting_book(context, parquet_io_manager, sessions, fingerprint)
     prices = validated_prices.select(_PRICE_COLUMNS)
     chained_from, rows, books = {}, [], []
     for session in sessions:
         chained_from[session.isoformat()] = origin
-        state, marks, row = trade_session(session, predictions.filter(pl.col("date") == session), prices,
-                                          config, state, marks)
+        state, row = trade_session(session, predictions.filter(pl.col("date") == session), prices, config, state)
         rows.append(row.with_columns(config=pl.lit(fingerprint)))
-        books.append(_book_frame(state, marks, fingerprint))
+        books.append(state.to_frame().with_columns(config=pl.lit(fingerprint)))
         origin = session.isoformat()
     results, book = pl.concat(rows), pl.concat(books)
     context.log.info(f"{len(sessions)} session(s) {sessions[0]} … {sessions[-1]}: NAV "
@@ -159,7 +156,7 @@ def refuse_look_ahead(predictions: pl.DataFrame) -> None:
 
 def _starting_book(
     context: dg.AssetExecutionContext, store: PartitionedParquetIOManager, sessions: list[dt.date], fingerprint: str
-) -> tuple[BacktestState | None, pl.DataFrame | None, str]:
+) -> tuple[BacktestState | None, str]:
     """The stored book at the close before the run, or None when the run starts the walk-forward."""
     first, last = sessions[0].isoformat(), sessions[-1].isoformat()
     previous = previous_session(first)
@@ -178,7 +175,7 @@ def _starting_book(
                 f"{fingerprint}: one walk-forward has one configuration. Run with the stored config, or "
                 "re-materialize backtest_results over the whole walk-forward with the new one."
             )
-        return BacktestState.from_frame(frame), frame.select(_MARKS), previous
+        return BacktestState.from_frame(frame), previous
     if earlier := sorted(k for k in stored if k < first):
         raise dg.Failure(
             f"backtest_state is stored up to {earlier[-1]} but not for {previous}, the session before {first}: "
@@ -186,16 +183,16 @@ def _starting_book(
             f"{next_session(earlier[-1])} through {last} in one range run."
         )
     context.log.info(f"{first} starts the walk-forward: flat at the close of {previous}")
-    return None, None, f"start (flat at {previous})"
+    return None, f"start (flat at {previous})"
 
 
 def trade_session(
     session: dt.date, predictions: pl.DataFrame, prices: pl.DataFrame, config: BacktestRunConfig,
-    state: BacktestState | None, marks: pl.DataFrame | None,
-) -> tuple[BacktestState, pl.DataFrame, pl.DataFrame]:
-    """One session from the book at the previous close: the new state, valuation marks and the daily row."""
+    state: BacktestState | None,
+) -> tuple[BacktestState, pl.DataFrame]:
+    """One session from the book at the previous close: the new state and the daily row."""
     bt = config.backtest_config()
-    window = _session_prices(session, prices, state, marks)
+    window = _session_prices(session, prices, state)
     if predictions.filter(pl.col("horizon") == config.horizon).is_empty():
         held = sorted(predictions["horizon"].unique().to_list())
         raise dg.Failure(f"predictions of {session} hold horizon(s) {held}, none of config horizon={config.horizon}; "
@@ -207,42 +204,22 @@ def trade_session(
     new = result.state
     row = result.daily.filter(pl.col("date") == session).with_columns(
         n_long=pl.lit(int((new.engine.positions > 0).sum())), n_short=pl.lit(int((new.engine.positions < 0).sum())))
-    return new, valuation_marks(window, new.symbols, bt.execution.fill), row
+    return new, row
 
 
-def _session_prices(
-    session: dt.date, prices: pl.DataFrame, state: BacktestState | None, marks: pl.DataFrame | None
-) -> pl.DataFrame:
-    """Prices from the anchor (the previous close) to ``session``; a stored book's anchor row is its marks."""
-    if state is None:
-        previous = dt.date.fromisoformat(previous_session(session.isoformat()))
-        window = prices.filter(pl.col("date").is_between(previous, session))
-        if window.filter(pl.col("date") == previous).is_empty():
-            raise dg.Failure(f"{session} starts the walk-forward: the book starts flat at the close of {previous}, "
-                             f"but validated_prices has no rows for {previous}; materialize it first")
-        return window
-    anchor = marks.filter(pl.col("valuation_close").is_not_nan()).select(
-        pl.lit(state.date).alias("date"), "symbol", pl.col("valuation_raw_close").alias("open"),
-        pl.col("valuation_raw_close").alias("close"), pl.col("valuation_close").alias("adj_close"),
-        pl.lit(0.0).alias("volume"))
-    after = prices.filter((pl.col("date") > state.date) & (pl.col("date") <= session))
-    return pl.concat([anchor, after.cast(dict(anchor.schema))])
+def _session_prices(session: dt.date, prices: pl.DataFrame, state: BacktestState | None) -> pl.DataFrame:
+    """Prices from the anchor (the previous close) to ``session``.
 
-
-def valuation_marks(prices: pl.DataFrame, symbols: tuple[str, ...], fill: str) -> pl.DataFrame:
-    """Per symbol, the adjusted and raw close of its last bar valid for ``fill`` (NaN if none)."""
-    panel = market_panel(prices, symbols)
-    valid = panel.valid_bars(fill)
-    last = valid.shape[0] - 1 - np.argmax(valid[::-1], axis=0)
-    columns = np.arange(len(symbols))
-    seen = valid.any(axis=0)
-    return pl.DataFrame({"symbol": list(symbols),
-                         "valuation_close": np.where(seen, panel.close[last, columns], np.nan),
-                         "valuation_raw_close": np.where(seen, panel.raw_close[last, columns], np.nan)})
-
-
-def _book_frame(state: BacktestState, marks: pl.DataFrame, fingerprint: str) -> pl.DataFrame:
-    return state.to_frame().join(marks, on="symbol", how="left").with_columns(config=pl.lit(fingerprint))
+    Names without a bar on the anchor are valued at the state's ``valuation_close`` by the pure layer.
+    """
+    if state is not None:
+        return prices.filter(pl.col("date").is_between(state.date, session))
+    previous = dt.date.fromisoformat(previous_session(session.isoformat()))
+    window = prices.filter(pl.col("date").is_between(previous, session))
+    if window.filter(pl.col("date") == previous).is_empty():
+        raise dg.Failure(f"{session} starts the walk-forward: the book starts flat at the close of {previous}, "
+                         f"but validated_prices has no rows for {previous}; materialize it first")
+    return window
 
 
 def previous_session(key: str) -> str | None:

@@ -27,7 +27,9 @@ Trades and limits
   included); a NaN target means *hold* (no order).
 * An invalid bar (:mod:`.panel`: missing or rejected) never fills: the
   position is held and valued at the last valid close until the next valid
-  bar, whose return then includes the whole move.
+  bar, whose return then includes the whole move.  The state keeps that
+  close (``valuation_close``), so a period whose anchor has no valid bar for
+  a held symbol continues from it: chained periods equal one run.
 * ``participation``: one fill trades at most ``participation * raw fill price
   * volume`` of the session (currency).  ``unfilled="carry"`` keeps aiming at
   the target in later sessions; ``"drop"`` holds what was filled until the
@@ -104,12 +106,15 @@ class EngineState:
     locked: np.ndarray  #: side (+1/-1) a stop-loss closed, 0 when free
     entry_ratio: np.ndarray  #: close / entry fill of open positions (NaN when flat)
     executed: np.ndarray  #: targets executed at this session's fill (to see the next change)
+    #: adjusted close of each symbol's last valid bar, at which it is valued (NaN before its first)
+    valuation_close: np.ndarray
 
     @classmethod
     def flat(cls, shape: tuple[int, ...], capital: float) -> EngineState:
         """No positions, no targets, ``capital`` in cash."""
         return cls(np.full(shape[:-1], float(capital)), np.zeros(shape), np.zeros(shape),
-                   np.ones(shape, bool), np.zeros(shape, np.int8), np.full(shape, np.nan), np.zeros(shape))
+                   np.ones(shape, bool), np.zeros(shape, np.int8), np.full(shape, np.nan), np.zeros(shape),
+                   np.full(shape, np.nan))
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,9 @@ def simulate(
         Fills, costs and limits.
     state
         The state at the close of row 0 (from :attr:`Simulation.final` of the
-        previous period); default: flat with ``config.initial_capital``.
+        previous period); default: flat with ``config.initial_capital``.  A
+        symbol without a valid bar on row 0 is valued at the state's
+        ``valuation_close`` there.
     isolated
         Each symbol is its own portfolio with its own ``initial_capital``
         (like vectorbt's ungrouped columns): ``targets`` is ``(T, N)``, the
@@ -152,10 +159,11 @@ def simulate(
     """
     targets = np.asarray(targets, dtype=np.float64)
     T, N = panel.shape
+    anchor = None if state is None else _anchor_close(state.valuation_close, isolated=isolated)
     if isolated:
         if targets.shape != (T, N):
             raise ValueError(f"isolated targets have shape {targets.shape}; expected the panel's {(T, N)}")
-        market = _segments(panel, config, 0)
+        market = _segments(panel, config, 0, anchor)
         market = _Market(*(None if a is None else a[..., None] for a in
                            (market.pre, market.post, market.valid, market.fill_price, market.close, market.cap)),
                          market.complete)
@@ -164,7 +172,7 @@ def simulate(
         raise ValueError(f"targets have shape {targets.shape}; expected ({T}, ..., {N}) to match the panel "
                          "(sessions first, symbols last)")
     else:
-        market = _segments(panel, config, targets.ndim - 2)
+        market = _segments(panel, config, targets.ndim - 2, anchor)
     if state is None:
         state = EngineState.flat(targets.shape[1:], config.initial_capital)
     else:
@@ -190,10 +198,24 @@ class _Market:
     complete: bool  # every bar valid
 
 
-def _segments(panel: MarketPanel, config: ExecutionConfig, n_batch: int) -> _Market:
+def _anchor_close(valuation_close: np.ndarray, *, isolated: bool = False) -> np.ndarray:
+    """``(N,)`` per symbol, the state's valuation close (the same for every portfolio of a batch)."""
+    marks = np.asarray(valuation_close, dtype=np.float64)
+    if isolated:  # the batch axis is the symbols, each a one-symbol portfolio
+        return marks[..., 0]
+    return np.fmax.reduce(marks.reshape(-1, marks.shape[-1]), axis=0)
+
+
+def _segments(panel: MarketPanel, config: ExecutionConfig, n_batch: int, anchor: np.ndarray | None) -> _Market:
     valid = panel.valid_bars(config.fill)
     complete = bool(valid.all())
-    close = panel.close if complete else _ffill(np.where(valid, panel.close, np.nan))
+    if complete:
+        close = panel.close
+    else:
+        close = np.where(valid, panel.close, np.nan)
+        if anchor is not None:  # no valid bar on the anchor: the close the state valued the symbol at
+            close[0] = np.where(valid[0], close[0], anchor)
+        close = _ffill(close)
     previous = np.empty_like(close)
     previous[0], previous[1:] = np.nan, close[:-1]
     adjusted, raw = panel.fill_prices(config.fill)
@@ -270,7 +292,8 @@ def _vectorised(targets: np.ndarray, m: _Market, costs: CostModel, state: Engine
     positions = held[-1] * nav[-1][..., None]
     entry = _entry_ratio_of(held, m, state.entry_ratio)
     final = replace(state, nav=nav[-1], positions=positions, targets=targets[-1].copy(),
-                    entry_ratio=entry, executed=u[-1].copy() if len(u) > 1 else state.executed)
+                    entry_ratio=entry, executed=u[-1].copy() if len(u) > 1 else state.executed,
+                    valuation_close=np.broadcast_to(m.close[-1], positions.shape).copy())
     return Simulation(growth - 1.0, nav, held, trades, cost, borrow, final)
 
 

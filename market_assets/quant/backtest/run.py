@@ -4,7 +4,9 @@
 period.  Chaining periods through ``state`` gives the same NAV path as one
 run over the whole window: the state holds the NAV, positions, the targets
 decided at the last close (executed at the next period's first fill), order
-and stop-loss flags and the strategy's last intents.
+and stop-loss flags, the close each symbol is valued at (its last valid bar,
+so a symbol without a bar on the anchor keeps its move) and the strategy's
+last intents.
 
 Period layout: ``prices`` must contain the state's session (the previous
 period's last close, the anchor of this one) and may start earlier, to give
@@ -30,7 +32,8 @@ from market_assets.quant.backtest.sizing import EqualWeight, FractionalKelly, Li
 from market_assets.quant.backtest.strategies import ClassSizes, LongFlat, TopKDropout
 from market_assets.quant.backtest.summary import buy_and_hold_returns, performance_summary
 
-_STATE_COLUMNS = ("positions", "targets", "pending", "locked", "entry_ratio", "executed", "intents")
+_STATE_COLUMNS = ("positions", "targets", "pending", "locked", "entry_ratio", "executed", "valuation_close",
+                  "intents")
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class BacktestState:
         engine = EngineState(np.asarray(frame["nav"][0], dtype=np.float64), col["positions"].astype(np.float64),
                              col["targets"].astype(np.float64), col["pending"].astype(bool),
                              col["locked"].astype(np.int8), col["entry_ratio"].astype(np.float64),
-                             col["executed"].astype(np.float64))
+                             col["executed"].astype(np.float64), col["valuation_close"].astype(np.float64))
         return cls(frame["date"][0], tuple(frame["symbol"].to_list()), engine, col["intents"].astype(np.float64))
 
     def aligned(self, symbols: tuple[str, ...]) -> BacktestState:
@@ -81,7 +84,8 @@ class BacktestState:
 
         e = self.engine
         engine = EngineState(e.nav, pick(e.positions, 0.0), pick(e.targets, 0.0), pick(e.pending, True),
-                             pick(e.locked, 0), pick(e.entry_ratio, np.nan), pick(e.executed, 0.0))
+                             pick(e.locked, 0), pick(e.entry_ratio, np.nan), pick(e.executed, 0.0),
+                             pick(e.valuation_close, np.nan))
         return BacktestState(self.date, symbols, engine, pick(self.intents, 0.0))
 
 
@@ -139,7 +143,8 @@ def run_backtest(
     targets = config.limits.apply(config.sizing.weights(intents, signal, panel))[start:]
     period = panel.slice(start)
     sim = simulate(targets, period, config.execution, aligned.engine if aligned else None)
-    benchmark = buy_and_hold_returns(period, config.execution.fill)
+    benchmark = buy_and_hold_returns(period, config.execution.fill,
+                                     aligned.engine.valuation_close if aligned else None)
     metrics = _metrics(sim, benchmark, n_trials, trial_sharpes, n_resamples, random_state)
     new_state = BacktestState(period.dates[-1].item(), panel.symbols, sim.final, intents[-1].copy())
     return BacktestResult(_daily(period, sim, benchmark), _positions(period, sim, targets), metrics, new_state, sim)

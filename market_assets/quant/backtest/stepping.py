@@ -114,4 +114,4 @@ class Stepper:
             ratio = np.where(self.positions != 0, close / self.entry, np.nan)
         nav = self.cash + self.positions.sum(axis=-1)
         return EngineState(nav, self.positions.copy(), targets.copy(), self.pending.copy(),
-                           self.locked.copy(), ratio, self.executed.copy())
+                           self.locked.copy(), ratio, self.executed.copy(), close.copy())

@@ -14,7 +14,9 @@ Conventions
 * The **benchmark** is an equal-weight buy-and-hold of the universe bought at
   session 0's close: ``nav_b(t) = mean_i close_i(t) / close_i(0)`` over the
   symbols with a valid bar at session 0 (valued at their last valid close
-  across invalid bars), never rebalanced and free of costs.
+  across invalid bars), never rebalanced and free of costs.  A chained
+  period passes the state's valuation closes: a symbol without a bar on its
+  anchor is bought at the close it was last valued at.
 """
 
 from __future__ import annotations
@@ -28,13 +30,21 @@ from market_assets.quant.backtest.panel import MarketPanel
 from market_assets.quant.backtest.costs import SESSIONS_PER_YEAR
 
 
-def buy_and_hold_returns(panel: MarketPanel, fill: str = "close") -> np.ndarray:
-    """``(T,)`` session returns of the equal-weight buy-and-hold benchmark (return 0 at session 0)."""
+def buy_and_hold_returns(
+    panel: MarketPanel, fill: str = "close", anchor_close: np.ndarray | None = None
+) -> np.ndarray:
+    """``(T,)`` session returns of the equal-weight buy-and-hold benchmark (return 0 at session 0).
+
+    ``anchor_close`` (``(N,)``, NaN where unknown) stands in for session 0's
+    close of the symbols without a valid bar there.
+    """
     valid = panel.valid_bars(fill)
     close = np.where(valid, panel.close, np.nan)
+    if anchor_close is not None:
+        close[0] = np.where(valid[0], close[0], anchor_close)
     rows = np.where(np.isfinite(close), np.arange(close.shape[0])[:, None], 0)
     close = np.take_along_axis(close, np.maximum.accumulate(rows, axis=0), axis=0)
-    held = valid[0]
+    held = np.isfinite(close[0])
     if not held.any():
         raise ValueError(f"no symbol has a valid bar on the first session {panel.dates[0]}; "
                          "the buy-and-hold benchmark has nothing to buy")

@@ -132,12 +132,12 @@ def test_stop_loss_closes_at_the_next_fill_and_waits_for_a_new_signal():
 
 @pytest.mark.parametrize("extra", [{}, {"participation": 1e-3, "stop_loss": 0.05,
                                         "costs": CostModel(commission_bps=5.0, min_commission=30.0)}])
-def test_two_chained_periods_equal_one_run(small_prices, extra):
+@pytest.mark.parametrize("cut", [25, 10, 11, 30])  # 10, 11 and 30: a held symbol has no bar on the chaining close
+def test_two_chained_periods_equal_one_run(small_prices, extra, cut):
     panel = market_panel(small_prices)
     targets = _targets(panel.shape, seed=9)
     config = ExecutionConfig(**({"costs": COSTS} | extra))
     whole = simulate(targets, panel, config)
-    cut = 25
     head = MarketPanel(panel.dates[: cut + 1], panel.symbols, *(a[: cut + 1] for a in
                        (panel.open, panel.close, panel.raw_open, panel.raw_close, panel.volume)))
     first = simulate(targets[: cut + 1], head, config)

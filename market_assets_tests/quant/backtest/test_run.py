@@ -71,6 +71,30 @@ def test_chained_periods_equal_one_run():
     assert whole.daily["nav"][-1] != pytest.approx(whole.daily["nav"][0], rel=1e-3)
 
 
+@pytest.mark.parametrize("fill", ["open", "close"])
+def test_single_sessions_chained_equal_one_run_with_missing_bars_on_the_chaining_close(fill):
+    prices = synthetic_prices(8, "2021-01-04", "2021-03-31", signal=0.1, seed=6)
+    dates = sorted(prices["date"].unique().to_list())
+    # held names without a bar: on one close (10), two closes in a row (20, 21), and the last session (-1)
+    holes = [(dates[10], "SYN001"), (dates[20], "SYN003"), (dates[21], "SYN003"), (dates[-1], "SYN005")]
+    prices = prices.filter(~pl.any_horizontal([(pl.col("date") == d) & (pl.col("symbol") == s) for d, s in holes]))
+    predictions = _as_predictions(planted_predictor(prices), "predictor").with_columns(pl.lit(1.0).alias("prediction"))
+    config = BacktestConfig(execution=ExecutionConfig(fill=fill, costs=CostModel(commission_bps=5.0)))
+    whole = run_backtest(predictions, prices, config)
+    first = run_backtest(predictions.filter(pl.col("date") <= dates[1]),
+                         prices.filter(pl.col("date") <= dates[1]), config)
+    chained, state = first.daily["nav"].to_list(), first.state
+    for previous, session in zip(dates[1:], dates[2:]):  # one call per session, as the backtest asset does
+        window = prices.filter(pl.col("date").is_between(previous, session))
+        step = run_backtest(predictions.filter(pl.col("date") <= session), window, config,
+                            state=BacktestState.from_frame(state.to_frame()))
+        chained.append(step.daily["nav"][-1])
+        state = step.state
+    np.testing.assert_allclose(chained, whole.daily["nav"].to_numpy(), rtol=1e-12)
+    held = whole.positions.filter(pl.col("weight") != 0)
+    assert all(held.filter((pl.col("date") == d) & (pl.col("symbol") == s)).height for d, s in holes[:3])
+
+
 def test_result_frames_and_class_predictions(random_walk):
     classes = random_walk.select(
         "date", "symbol", (pl.col("close").hash(1) % 5).cast(pl.Float64).alias("prediction"),
