@@ -60,6 +60,7 @@ bench: setup ## speed and memory figures (several minutes each; installs the ben
 	.venv/bin/python benchmarks/bench_drift.py
 	.venv/bin/python benchmarks/bench_backtest.py
 	.venv/bin/python benchmarks/bench_default_model_signal.py
+	.venv/bin/python benchmarks/bench_nightly.py
 	$(UV) sync --frozen
 
 audit: | $(UV) ## known vulnerabilities of every locked package (pip-audit; needs PyPI's advisory data: not a CI step)

@@ -39,7 +39,12 @@ from market_assets.sources.synthetic_defects import (
 DEFAULT_DEFECT_RATE = 0.001
 
 
-MAX_SYMBOLS = 1000
+#: The largest universe: 6,000 symbols is a real user's size (an all-US-listings
+#: nightly; benchmarks/bench_nightly.py runs it).  The whole configured window is
+#: simulated in memory at the first fetch: about 20 float64 (sessions x symbols)
+#: arrays at the peak, ~2.5 GiB for 2,600 sessions x 6,000 symbols, so narrow
+#: ``start``/``end`` for a large universe.
+MAX_SYMBOLS = 10_000
 
 
 def _as_date(value: dt.date | str, option: str) -> dt.date:
@@ -65,8 +70,9 @@ def _as_count(n_symbols: object) -> int:
 
 
 def synthetic_symbols(n_symbols: int) -> list[str]:
-    """``SYN000`` … ``SYN{n-1:03d}``, sorted."""
-    return [f"SYN{i:03d}" for i in range(n_symbols)]
+    """``SYN000`` … ``SYN{n-1:03d}``, sorted (zero-padded to four digits past 1,000 symbols)."""
+    width = max(3, len(str(n_symbols - 1)))
+    return [f"SYN{i:0{width}d}" for i in range(n_symbols)]
 
 
 @dataclass(frozen=True)
@@ -181,7 +187,7 @@ class SyntheticSource:
     seed : int, default 7
         Seeds everything; the same configuration gives identical frames.
     n_symbols : int, default 50
-        Universe ``SYN000`` … ``SYN{n-1:03d}``.
+        Universe ``SYN000`` … ``SYN{n-1:03d}`` (four digits past 1,000 symbols).
     start, end : date or ISO str, default "2015-01-02" and "2030-12-31" (a live demo runs on until then)
         The simulated window; :meth:`fetch` must ask within it.
     calendar : str, default "XNYS"

@@ -94,7 +94,7 @@ def test_an_unknown_kind_in_code_lists_the_kinds() -> None:
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"n_symbols": -5}, r"price_source config is refused: n_symbols=-5: expected an integer in \[1, 1000\]"),
+        ({"n_symbols": -5}, r"price_source config is refused: n_symbols=-5: expected an integer in \[1, 10000\]"),
         (
             {"start": "not-a-date"},
             r"price_source config is refused: start='not-a-date': expected an ISO date such as '2015-01-02'",
@@ -121,7 +121,7 @@ def test_ranges_and_dates_pass_the_schema_and_stop_the_run_before_any_step(
 
 
 def test_the_same_rules_hold_in_code() -> None:
-    with pytest.raises(ValidationError, match=r"n_symbols=-5: expected an integer in \[1, 1000\]"):
+    with pytest.raises(ValidationError, match=r"n_symbols=-5: expected an integer in \[1, 10000\]"):
         PriceSourceResource(n_symbols=-5)
     with pytest.raises(ValidationError, match=r"unknown field\(s\) \['seeed'\]"):
         PriceSourceResource(seeed=1)

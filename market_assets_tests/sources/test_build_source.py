@@ -97,7 +97,7 @@ def test_source_kind_enumerates_the_kinds() -> None:
 @pytest.mark.parametrize(
     ("kind", "options", "option", "message"),
     [
-        ("synthetic", {"n_symbols": -5}, "n_symbols", r"n_symbols=-5: expected an integer in \[1, 1000\]"),
+        ("synthetic", {"n_symbols": -5}, "n_symbols", r"n_symbols=-5: expected an integer in \[1, 10000\]"),
         ("synthetic", {"start": "not-a-date"}, "start", r"start='not-a-date': expected an ISO date"),
         ("synthetic", {"symbols": ["AAPL"]}, "symbols", r"unknown option\(s\) \['symbols'\] for price source"),
         ("stooq", {}, "symbols", r"price source 'stooq' needs option\(s\) \['symbols'\]"),

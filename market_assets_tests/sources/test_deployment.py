@@ -81,7 +81,7 @@ def test_run_values_are_checked() -> None:
         ),
         (
             {"kind": "synthetic", "options": {"synthetic": {"n_symbols": 0}}},
-            r"price source 'synthetic' \(MARKET_ASSETS_SOURCE\): n_symbols=0: expected an integer in \[1, 1000\]",
+            r"price source 'synthetic' \(MARKET_ASSETS_SOURCE\): n_symbols=0: expected an integer in \[1, 10000\]",
         ),
     ],
 )

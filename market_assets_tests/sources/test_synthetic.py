@@ -71,7 +71,7 @@ def test_fetch_outside_the_simulated_window_is_an_error() -> None:
         ({"start": "2020-13-01"}, r"start='2020-13-01': expected an ISO date such as '2015-01-02'"),
         ({"start": "2022-01-01", "end": "2021-01-01"}, r"end=2021-01-01: expected a date after start=2022-01-01"),
         ({"regime_shift_date": "2031-01-01"}, r"regime_shift_date=2031-01-01: expected a date in \(2015-01-02, "),
-        ({"n_symbols": -5}, r"n_symbols=-5: expected an integer in \[1, 1000\]"),
+        ({"n_symbols": -5}, r"n_symbols=-5: expected an integer in \[1, 10000\]"),
         ({"n_symbols": 2.5}, r"n_symbols=2.5: expected an integer"),
         ({"n_symbols": True}, r"n_symbols=True: expected an integer"),
     ],
