@@ -5,8 +5,9 @@ turnover, costs) and ``backtest_state`` (the book per symbol at each close)
 come from one step that continues the previous session's stored book
 (:class:`~market_assets.quant.backtest.BacktestState`): a nightly run of one
 session and a backfill over a range give the NAV path of one backtest over
-the whole window.  ``backtest_summary`` reads every stored session: metrics,
-a cost sweep, factor quantile returns and charts.
+the whole window.  ``backtest_summary`` reads every stored session and
+attaches what :mod:`market_assets.quant.backtest.report` computes from them:
+metrics, a cost sweep, factor quantile returns and charts.
 
 Conventions
 -----------
@@ -26,11 +27,8 @@ Conventions
   symbol without a bar on the previous close keeps its move.
 """
 
-import base64
 import datetime as dt
-import io
 import json
-from dataclasses import dataclass
 from typing import Literal
 
 import dagster as dg
@@ -45,7 +43,7 @@ from market_assets.defs.partitions import SESSIONS, partition_dates
 from market_assets.quant.backtest import (
     BacktestConfig, BacktestState, CostModel, ExecutionConfig, LongFlat, TopKDropout, run_backtest,
 )
-from market_assets.quant.backtest import metrics as mx
+from market_assets.quant.backtest.report import chart_markdown, render_charts, walk_forward_report
 
 RESULTS, STATE = dg.AssetKey("backtest_results"), dg.AssetKey("backtest_state")
 PREDICTIONS, PRICES = dg.AssetKey("predictions"), dg.AssetKey("validated_prices")
@@ -75,15 +73,21 @@ class BacktestRunConfig(dg.Config):
     horizon: int = Field(default=1, ge=1, description="Prediction horizon (sessions) traded as the signal.")
     initial_capital: float = Field(default=1_000_000.0, gt=0, description="NAV at the walk-forward's start.")
 
-    def backtest_config(self, cost_bps: float | None = None) -> BacktestConfig:
-        """The pure layer's :class:`~market_assets.quant.backtest.BacktestConfig` (``cost_bps`` overrides)."""
+    def backtest_config(self) -> BacktestConfig:
+        """The pure layer's :class:`~market_assets.quant.backtest.BacktestConfig`."""
         strategy = LongFlat() if self.strategy == "long_flat" else TopKDropout(
             k=self.top_k, n_drop=self.n_drop, long_short=self.strategy == "long_short_top_k")
-        costs = CostModel(commission_bps=self.cost_bps if cost_bps is None else cost_bps,
-                          borrow_bps_per_year=self.borrow_bps_per_year)
+        costs = CostModel(commission_bps=self.cost_bps, borrow_bps_per_year=self.borrow_bps_per_year)
         execution = ExecutionConfig(fill="open" if self.execution == "next_open" else "close",
                                     initial_capital=self.initial_capital, costs=costs)
         return BacktestConfig(strategy=strategy, execution=execution, horizon=self.horizon)
+
+    def description(self) -> str:
+        """How the walk-forward trades, in words (the summary's first line)."""
+        strategy = self.strategy if self.strategy == "long_flat" else (
+            f"{self.strategy} (k={self.top_k}, n_drop={self.n_drop})")
+        return (f"{strategy}, {self.cost_bps:g} bps costs, fills at the {self.execution.replace('_', ' ')}, "
+                f"horizon {self.horizon}")
 
     def fingerprint(self) -> str:
         """The configuration as canonical JSON, stored with every row to keep one walk-forward one config."""
@@ -287,7 +291,9 @@ def backtest_summary(
     ahead = _sessions_after(keys[-1], run_config.horizon)
     prices = parquet_io_manager.read_partitions(PRICES, [previous_session(keys[0]), *keys, *ahead],
                                                 optional=ahead)[0].select(_PRICE_COLUMNS)
-    report = walk_forward_report(daily, predictions, prices, run_config, config)
+    report = walk_forward_report(daily, predictions, prices, run_config.backtest_config(),
+                                 sweep_cost_bps=config.sweep_cost_bps, n_resamples=config.n_resamples,
+                                 quantiles=config.quantiles, description=run_config.description())
     charts = render_charts(daily, report, run_config.initial_capital)
     paths = save_charts(parquet_io_manager.root, charts)
     context.log.info(f"walk-forward {keys[0]} … {keys[-1]} ({len(keys)} sessions): Sharpe "
@@ -363,222 +369,6 @@ def save_charts(root: str, charts: dict[str, bytes]) -> dict[str, str]:
         path.write_bytes(png)
         paths[name] = str(path)
     return paths
-
-
-# ---- the whole walk-forward, from stored sessions (pure: no Dagster below, until the definitions) ----------
-
-
-@dataclass(frozen=True)
-class WalkForwardReport:
-    """What the summary shows: metrics, the cost sweep, quantile returns and a written summary."""
-
-    metrics: dict[str, float]  #: walk-forward metrics, sweep and factor statistics (floats, NaN if undefined)
-    sweep: pl.DataFrame  #: cost_bps, sharpe, sortino, total_return, annual_return, max_drawdown (empty if skipped)
-    quantile_returns: pl.DataFrame  #: factor.py's pooled quantile returns at the traded horizon
-    markdown: str  #: the summary a person reads first
-
-
-def walk_forward_report(
-    daily: pl.DataFrame, predictions: pl.DataFrame, prices: pl.DataFrame, run: BacktestRunConfig,
-    summary: BacktestSummaryConfig,
-) -> WalkForwardReport:
-    """Metrics of the stored sessions, the cost sweep and quantile returns over the same window.
-
-    ``prices`` runs from the session before the first stored one (the walk-forward's starting close)
-    to ``run.horizon`` sessions after the last (forward returns of the factor analysis).
-    """
-    last = daily["date"].max()
-    metrics = walk_forward_metrics(daily, n_resamples=summary.n_resamples)
-    sweep, swept = cost_sweep(predictions, prices.filter(pl.col("date") <= last), run, summary.sweep_cost_bps,
-                              daily["return"].to_numpy())
-    quantiles, factor = quantile_returns(predictions, prices, run.horizon, summary.quantiles)
-    metrics |= swept | factor
-    return WalkForwardReport(metrics, sweep, quantiles, _summary_markdown(daily, metrics, sweep, run))
-
-
-def walk_forward_metrics(daily: pl.DataFrame, *, n_resamples: int = 1000, random_state: int = 0) -> dict[str, float]:
-    """Metrics of the stored session returns (conventions of :mod:`market_assets.quant.backtest.metrics`).
-
-    Every stored session counts, the walk-forward's first (flat, return 0) included, as in a single
-    backtest started at the previous close.  ``deflated_sharpe`` is the probabilistic Sharpe ratio
-    against 0 (one configuration); ``*_ci_*`` are 95% circular block-bootstrap intervals; alpha and
-    beta are against ``benchmark_return``; ``cost_drag`` sums commission, slippage and borrow.
-    """
-    from market_assets.quant.backtest.bootstrap import bootstrap_intervals
-    from market_assets.quant.backtest.overfitting import deflated_sharpe_ratio, detect_impossible_sharpe
-
-    r, b = daily["return"].to_numpy(), daily["benchmark_return"].to_numpy()
-    drawdown, duration = mx.drawdown_statistics(r)
-    var, cvar = mx.tail_risk(r, 0.95)
-    alpha, beta = mx.alpha_beta(r, b)
-    out = {
-        "total_return": mx.total_return(r), "annual_return": mx.annual_return(r),
-        "annual_volatility": mx.annual_volatility(r), "sharpe": mx.sharpe_ratio(r), "sortino": mx.sortino_ratio(r),
-        "calmar": mx.calmar_ratio(r), "max_drawdown": drawdown, "max_drawdown_duration": duration,
-        "var_95": var, "cvar_95": cvar, "win_rate": mx.win_rate(r), "profit_factor": mx.profit_factor(r),
-        "alpha": alpha, "beta": beta, "deflated_sharpe": deflated_sharpe_ratio(r),
-        "benchmark_total_return": mx.total_return(b), "benchmark_sharpe": mx.sharpe_ratio(b),
-        "mean_turnover": daily["turnover"].mean(), "mean_gross_exposure": daily["gross_exposure"].mean(),
-        "cost_drag": (daily["costs"] + daily["borrow"]).sum(),
-    }
-    for name, interval in bootstrap_intervals(r, n_resamples=n_resamples, random_state=random_state).items():
-        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = interval.low, interval.high
-    if len(r) >= 60:
-        out["impossible_sharpe"] = float(detect_impossible_sharpe(r).impossible)
-    return {name: float(value) for name, value in out.items()}
-
-
-def cost_sweep(
-    predictions: pl.DataFrame, prices: pl.DataFrame, run: BacktestRunConfig, levels_bps: list[float],
-    stored_returns: np.ndarray,
-) -> tuple[pl.DataFrame, dict[str, float]]:
-    """The walk-forward re-run in one backtest per cost level (:func:`.sweep.run_sweep`), PBO included.
-
-    Skipped (empty frame) with fewer than two levels or four sessions (CSCV needs two blocks of two).
-    ``single_run_return_gap`` is the largest difference between the stored session returns and the
-    re-run at the stored cost: 0 up to rounding unless predictions or prices changed since.
-    """
-    from market_assets.quant.backtest.sweep import run_sweep
-
-    levels = sorted(set(levels_bps))
-    n_blocks = min(16, len(stored_returns) // 4 * 2)
-    if len(levels) < 2 or n_blocks < 2:
-        return pl.DataFrame(schema={"cost_bps": pl.Float64, "sharpe": pl.Float64}), {}
-    result = run_sweep(predictions, prices, [run.backtest_config(c) for c in levels], n_blocks=n_blocks)
-    r = result.returns
-    sweep = pl.DataFrame({"cost_bps": levels, "sharpe": result.sharpes, "sortino": mx.sortino_ratio(r),
-                          "total_return": mx.total_return(r), "annual_return": mx.annual_return(r),
-                          "max_drawdown": mx.max_drawdown(r)})
-    out = {f"sharpe_at_{c:g}bps": float(s) for c, s in zip(levels, result.sharpes)}
-    out |= {"sweep_pbo": result.overfitting.pbo, "sweep_deflated_sharpe": result.deflated_sharpe}
-    if run.cost_bps in levels and r.shape[0] == len(stored_returns):
-        out["single_run_return_gap"] = float(np.max(np.abs(r[:, levels.index(run.cost_bps)] - stored_returns)))
-    return sweep, out
-
-
-def quantile_returns(
-    predictions: pl.DataFrame, prices: pl.DataFrame, horizon: int, quantiles: int
-) -> tuple[pl.DataFrame, dict[str, float]]:
-    """:func:`.factor.factor_tear_sheet` of the predictions at ``horizon``: quantile returns, spread, rank IC."""
-    from market_assets.quant.backtest.factor import factor_tear_sheet
-
-    factor = predictions.filter(pl.col("horizon") == horizon).select("date", "symbol", "prediction")
-    q = max(2, min(quantiles, factor["symbol"].n_unique()))
-    sheet = factor_tear_sheet(factor, prices, column="prediction", quantiles=q, quantile_horizons=(horizon,),
-                              horizons=(horizon,))
-    pooled, decay = sheet.quantile_returns, sheet.ic_decay
-    per_session = pooled["mean_return_per_session"]
-    out = {"quantile_spread_per_session": float(per_session[-1] - per_session[0]) if pooled.height else float("nan")}
-    if decay.height:
-        out |= {"mean_rank_ic": float(decay["mean_rank_ic"][0]), "rank_icir": float(decay["rank_icir"][0])}
-    return pooled, out
-
-
-def _summary_markdown(daily: pl.DataFrame, m: dict[str, float], sweep: pl.DataFrame, run: BacktestRunConfig) -> str:
-    strategy = run.strategy if run.strategy == "long_flat" else f"{run.strategy} (k={run.top_k}, n_drop={run.n_drop})"
-    lines = [
-        f"**Walk-forward {daily['date'][0]} … {daily['date'][-1]}** ({daily.height} sessions): {strategy}, "
-        f"{run.cost_bps:g} bps costs, fills at the {run.execution.replace('_', ' ')}, horizon {run.horizon}.",
-        "",
-        "| | strategy | benchmark (equal weight) |", "|---|---|---|",
-        f"| total return | {m['total_return']:.2%} | {m['benchmark_total_return']:.2%} |",
-        f"| Sharpe (95% CI) | {m['sharpe']:.2f} [{m['sharpe_ci_low']:.2f}, {m['sharpe_ci_high']:.2f}] | "
-        f"{m['benchmark_sharpe']:.2f} |",
-        f"| Sortino / Calmar | {m['sortino']:.2f} / {m['calmar']:.2f} | |",
-        f"| max drawdown | {m['max_drawdown']:.2%} ({m['max_drawdown_duration']:.0f} sessions) | |",
-        f"| VaR / CVaR 95% (session) | {m['var_95']:.2%} / {m['cvar_95']:.2%} | |",
-        f"| alpha / beta | {m['alpha']:.2%} / {m['beta']:.2f} | |",
-        f"| deflated Sharpe (P[SR > 0]) | {m['deflated_sharpe']:.2f} | |",
-        f"| mean turnover / cost drag | {m['mean_turnover']:.2f} / {m['cost_drag']:.2%} | |",
-    ]
-    if sweep.height:
-        lines += ["", f"Cost sweep: Sharpe {sweep['sharpe'][0]:.2f} at {sweep['cost_bps'][0]:g} bps to "
-                  f"{sweep['sharpe'][-1]:.2f} at {sweep['cost_bps'][-1]:g} bps; PBO {m['sweep_pbo']:.2f}, "
-                  f"deflated Sharpe of the best {m['sweep_deflated_sharpe']:.2f}."]
-    if "mean_rank_ic" in m:
-        lines += ["", f"Predictions: top minus bottom quantile {m['quantile_spread_per_session'] * 1e4:.1f} bps a "
-                  f"session, mean rank IC {m['mean_rank_ic']:.3f} (ICIR {m['rank_icir']:.2f})."]
-    return "\n".join(lines)
-
-
-def render_charts(daily: pl.DataFrame, report: WalkForwardReport, initial_capital: float) -> dict[str, bytes]:
-    """PNG bytes of the equity curve, drawdown, monthly returns and quantile returns (Agg canvas, no pyplot)."""
-    dates, r = daily["date"].to_list(), daily["return"].to_numpy()
-    fig, ax = _figure(dates=True)
-    ax.plot(dates, daily["nav"].to_numpy() / initial_capital, label="strategy", color="#4c72b0")
-    ax.plot(dates, np.cumprod(1.0 + daily["benchmark_return"].to_numpy()), label="benchmark (equal weight)",
-            color="#999999")
-    ax.set(title="Equity curve (growth of 1)", ylabel="NAV / initial capital")
-    ax.legend(loc="upper left")
-    charts = {"equity_curve": _png(fig)}
-    fig, ax = _figure(dates=True)
-    dd = mx.drawdowns(r)
-    ax.fill_between(dates, dd, 0.0, color="#c44e52", alpha=0.6)
-    ax.set(title=f"Drawdown (max {dd.min():.1%})", ylabel="NAV / running peak - 1")
-    charts["drawdown"] = _png(fig)
-    charts["monthly_returns"] = _monthly_chart(daily)
-    charts["quantile_returns"] = _quantile_chart(report.quantile_returns)
-    return charts
-
-
-def _monthly_chart(daily: pl.DataFrame) -> bytes:
-    monthly = daily.group_by(year=pl.col("date").dt.year(), month=pl.col("date").dt.month()).agg(
-        ret=(1.0 + pl.col("return")).product() - 1.0)
-    years = sorted(monthly["year"].unique().to_list())
-    grid = np.full((len(years), 12), np.nan)
-    for year, month, ret in monthly.iter_rows():
-        grid[years.index(year), month - 1] = ret
-    fig, ax = _figure(height=0.5 * len(years) + 1.6)
-    limit = float(np.nanmax(np.abs(grid))) or 1e-9
-    ax.imshow(grid, cmap="RdYlGn", vmin=-limit, vmax=limit, aspect="auto")
-    for (i, j), value in np.ndenumerate(grid):
-        if np.isfinite(value):
-            ax.text(j, i, f"{value:.1%}", ha="center", va="center", fontsize=8)
-    ax.set_xticks(range(12), ["J", "F", "M", "A", "M", "J", "J", "A", "S", "O", "N", "D"])
-    ax.set_yticks(range(len(years)), [str(y) for y in years])
-    ax.set_title("Monthly returns")
-    return _png(fig)
-
-
-def _quantile_chart(pooled: pl.DataFrame) -> bytes:
-    fig, ax = _figure()
-    if pooled.height:
-        ax.bar(pooled["quantile"].to_numpy(), pooled["mean_return"].to_numpy() * 1e4,
-               yerr=pooled["std_error"].fill_null(0.0).to_numpy() * 1e4, color="#55a868", capsize=3)
-        ax.set_xticks(pooled["quantile"].to_list())
-    ax.axhline(0.0, color="black", linewidth=0.8)
-    horizon = pooled["horizon"][0] if pooled.height else "?"
-    ax.set(title=f"Mean {horizon}-session forward return by prediction quantile (demeaned)",
-           xlabel="quantile (1 = lowest prediction)", ylabel="bps")
-    return _png(fig)
-
-
-def _figure(width: float = 8.0, height: float = 3.2, *, dates: bool = False):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-
-    figure = Figure(figsize=(width, height), dpi=90)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    if dates:
-        locator = AutoDateLocator()
-        axes.xaxis.set_major_locator(locator)
-        axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-    return figure, axes
-
-
-def _png(figure) -> bytes:
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
-def chart_markdown(name: str, png: bytes) -> str:
-    """The PNG embedded as a base64 data URI, which the Dagster UI's markdown renders."""
-    return f"![{name}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
 
 
 BACKTEST_ASSETS = [backtest_step, backtest_summary]

@@ -10,7 +10,9 @@ under it can be used alone:
   (timing convention in :mod:`.engine`);
 * :mod:`.metrics`, :mod:`.summary`, :mod:`.bootstrap` — performance statistics;
 * :mod:`.overfitting` — deflated Sharpe, PBO (CSCV), impossible-Sharpe flags;
-* :mod:`.factor` — quantile returns, IC decay and turnover of a factor.
+* :mod:`.factor` — quantile returns, IC decay and turnover of a factor;
+* :mod:`.sweep` — one window under several configurations, judged for overfitting;
+* :mod:`.report` — a whole walk-forward's metrics, cost sweep, quantile returns and charts.
 """
 
 from market_assets.quant.backtest.costs import CostModel
