@@ -30,6 +30,52 @@ value is read by the run worker when the run starts.  Note that
 ``dagster-celery worker start`` writes the resolved URLs into a config module
 under ``$DAGSTER_HOME/dagster_celery/config/`` on the worker's machine.
 
+When a worker dies mid-step, the step runs again on another worker and the
+run goes on.  ``deploy/celery.yaml`` sets ``task_acks_late`` (a step's message
+is acknowledged once the step has run, not when a worker takes it) and
+``task_reject_on_worker_lost`` (a message whose pool process died goes back to
+the queue); with Celery's defaults the message was acknowledged on receipt, so
+a killed worker's step was lost and its run waited for ever.  These settings
+act where messages are consumed, on the workers: the run worker only publishes
+steps and reads their results, so its executor carries no ``config_source``
+(dagster-celery builds the run worker's Celery app from the executor config,
+and the workers' from ``-y deploy/celery.yaml``).  How soon the step is
+redelivered depends on the broker; measured with two workers and a step
+that sleeps 5 s (``market_assets_tests/defs/test_celery.py``, a few runs on
+two shared cores; "restarted" is when the step's body began again on a
+worker, "ended" when the run succeeded):
+
+* the pool process running the step is killed (the OOM killer), either
+  broker: its worker puts the message back at once; the step restarted on the
+  other worker 3-8 s after the kill, the run ended 13-18 s after it;
+* the whole worker is killed (SIGKILL, a lost node), RabbitMQ: the broker
+  requeues the unacknowledged message when the worker's connection drops;
+  restarted 2-7 s, ended 10-15 s after the kill;
+* the whole worker is killed, Redis: Redis sees no consumer go away; the
+  message is restored once it has been out for the ``visibility_timeout`` of
+  ``broker_transport_options`` (3600 s in deploy/celery.yaml), at a worker's
+  next sweep (every ~100 s).  The run waits that long, then succeeds (with a
+  20 s timeout in the test: restarted 17-22 s, ended 28-33 s after the kill).  The
+  timeout must exceed the longest step (a single-run backfill is one step),
+  or a step still running is started a second time on another worker.
+
+So use RabbitMQ where workers may die (spot nodes, OOM kills) and an hour's
+wait is too long.  Its own limit: RabbitMQ closes a channel whose delivery
+stays unacknowledged longer than its ``consumer_timeout`` (30 min by
+default), and requeues the delivery, which with late acknowledgement starts a
+longer step a second time: raise it above the longest step in
+``rabbitmq.conf`` (``consumer_timeout = 14400000``, 4 h).
+
+A redelivered step runs again from its start, so its writes must be
+idempotent, as our IO manager's are: one file per partition, written to a
+temporary name and renamed, so a killed step leaves no partial partition and
+the redelivered one writes it whole.  The partition gets one materialization,
+from the execution that completed (two only if the worker died between
+storing the materialization and returning the step's result: both complete).
+A step that kills its worker every time (always out of memory) is redelivered
+for ever: the run tag ``dagster/max_runtime`` (seconds) or the instance's
+``run_monitoring.max_runtime_seconds`` makes the daemon fail such a run.
+
 dagster_celery (and Celery) is imported only when a broker is set, so the code
 location of a deployment without Celery never loads it.
 """
