@@ -207,3 +207,21 @@ def estimator_hyperparameters(model: Any) -> dict[str, Any]:
         str(name): value if isinstance(value, scalar) else repr(value)[:500]
         for name, value in sorted(params.items())
     }
+
+
+#: Fitted attributes that are hyperparameters the estimator chose itself (the CV-tuned ridge's penalty).
+CHOSEN_HYPERPARAMETERS = ("alpha_",)
+
+
+def chosen_hyperparameters(model: Any) -> dict[str, float]:
+    """The hyperparameters the pipeline's final estimator chose while fitting, e.g. ``{"alpha_": 1e5}``.
+
+    The attributes of :data:`CHOSEN_HYPERPARAMETERS` the fitted final estimator
+    has (``alpha_``: the penalty :class:`~market_assets.quant.models.purged_ridge.PurgedRidgeCV`
+    picked by purged CV); empty for a model that chooses none (a ridge with a
+    given ``alpha``, trees, ensembles, whose members' choices stay inside them).
+    """
+    steps = getattr(model, "steps", None)
+    estimator = steps[-1][1] if steps else model
+    return {name: float(value) for name in CHOSEN_HYPERPARAMETERS
+            if isinstance(value := getattr(estimator, name, None), numbers.Real)}

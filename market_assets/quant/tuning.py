@@ -30,7 +30,11 @@ Conventions
 Search spaces (:data:`SEARCH_SPACES`)
 -------------------------------------
 ``zero_return``, ``momentum``, ``prior``, ``linear``: nothing to tune.
-``ridge``: ``alpha`` log-uniform [1e-3, 1e3].
+``ridge``: ``alpha`` log-uniform over the range of the default model's CV
+grid (:data:`~market_assets.quant.models.purged_ridge.DEFAULT_ALPHAS`,
+[1e-1, 1e6]) for regression, so a tuned ridge and the CV-tuned default
+search the same penalties; [1e-3, 1e3] for classification (``C = 1/alpha``
+of a logistic regression, whose default is ``alpha`` 1).
 ``lasso``: ``alpha`` log-uniform [1e-6, 1e-2] (regression on returns) or
 [1e-2, 1e2] (classification, ``C = 1/alpha``).
 ``elasticnet``: as ``lasso`` plus ``l1_ratio`` uniform [0.05, 0.95].
@@ -59,6 +63,7 @@ import numpy as np
 from market_assets.quant.cv import PurgedWalkForwardSplit
 from market_assets.quant.metrics import SCORERS
 from market_assets.quant.models import CLASSIFICATION_TASKS, make_model, score_fold, walk_forward_folds
+from market_assets.quant.models.purged_ridge import DEFAULT_ALPHAS
 from market_assets.quant.models.zoo import check_name_and_task
 
 
@@ -96,8 +101,13 @@ def _no_params(trial, task: str) -> dict[str, Any]:
     return {}
 
 
+def ridge_alpha_bounds(task: str) -> tuple[float, float]:
+    """The ``alpha`` range searched for a ridge of ``task`` (see module docstring)."""
+    return (min(DEFAULT_ALPHAS), max(DEFAULT_ALPHAS)) if task == "regression" else (1e-3, 1e3)
+
+
 def _ridge(trial, task: str) -> dict[str, Any]:
-    return {"alpha": trial.suggest_float("alpha", 1e-3, 1e3, log=True)}
+    return {"alpha": trial.suggest_float("alpha", *ridge_alpha_bounds(task), log=True)}
 
 
 def _lasso(trial, task: str) -> dict[str, Any]:

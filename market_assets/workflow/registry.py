@@ -3,7 +3,10 @@
 Conventions
 -----------
 * Run params: the training settings, the zoo params given and the final
-  estimator's hyperparameters, defaults included (:func:`training_params`).
+  estimator's hyperparameters, defaults included (:func:`training_params`),
+  and those it chose while fitting (``alpha_``, the penalty the default
+  ridge's purged CV picked), which are also logged as metrics so that the
+  MLflow UI plots them across the weekly runs.
 * Run and version tags stay short (cut-off, model, task, horizon, key metric,
   input fingerprint, interval); the feature list is the artifact
   :data:`~market_assets.workflow.features.FEATURES_ARTIFACT`.
@@ -80,7 +83,7 @@ def training_params(spec: TrainingSpec, options: TrainingOptions, model: Any) ->
     as ``estimator.<name>`` (a ridge's ``random_state`` is None while the
     spec's seed is 0), so neither hides the other.
     """
-    from market_assets.quant.training import estimator_hyperparameters
+    from market_assets.quant.training import chosen_hyperparameters, estimator_hyperparameters
 
     settings = {
         "model_name": spec.model_name, "task": spec.task, "horizon": spec.horizon, "embargo": spec.embargo,
@@ -92,7 +95,7 @@ def training_params(spec: TrainingSpec, options: TrainingOptions, model: Any) ->
         f"estimator.{name}" if name in settings else name: value
         for name, value in estimator_hyperparameters(model).items()
     }
-    return {**settings, **spec.params, **estimator}
+    return {**settings, **spec.params, **estimator, **chosen_hyperparameters(model)}
 
 
 def log_run(
@@ -105,7 +108,7 @@ def log_run(
     """
     import json
 
-    from market_assets.quant.training import feature_importance
+    from market_assets.quant.training import chosen_hyperparameters, feature_importance
     from market_assets.tracking.mlflow_store import log_training_run
 
     metric, _ = spec.key_metric
@@ -117,7 +120,8 @@ def log_run(
     }
     return log_training_run(
         tracking, model_name=name, model=fitted.model, X_example=fitted.validation.X.head(50).to_pandas(),
-        params=training_params(spec, options, fitted.model), metrics=fitted.metrics, tags=tags,
+        params=training_params(spec, options, fitted.model),
+        metrics={**fitted.metrics, **chosen_hyperparameters(fitted.model)}, tags=tags,
         feature_importance=feature_importance(fitted.model, fitted.feature_columns),
         run_name=run_name(spec, train_end, period),
         json_artifacts={FEATURES_ARTIFACT: feature_contract(fitted.feature_columns, fitted.required_features)},

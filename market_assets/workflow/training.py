@@ -16,8 +16,9 @@ Conventions
   :class:`LookAheadError` otherwise.
 * One MLflow run per period, named ``"<model> h<horizon> week <train_end>"``
   (the task is added for classification), with the training settings and the
-  final estimator's hyperparameters (defaults included) as params, the
-  validation metrics as metrics, the feature list as the artifact
+  final estimator's hyperparameters (defaults included) as params, those it
+  chose while fitting (``alpha_`` of the CV-tuned ridge) as params and
+  metrics, the validation metrics as metrics, the feature list as the artifact
   :data:`~market_assets.workflow.features.FEATURES_ARTIFACT`, and short tags
   (see :mod:`.registry`).
 * Champion decision: the challenger and the current champion are scored on
@@ -38,7 +39,9 @@ import polars as pl
 
 from market_assets.quant.dataset import TrainingFrame, rows_between
 from market_assets.quant.promotion import PromotionDecision
-from market_assets.quant.training import FittedModel, TrainingSpec, fit_and_validate, split_periods
+from market_assets.quant.training import (
+    FittedModel, TrainingSpec, chosen_hyperparameters, fit_and_validate, split_periods,
+)
 from market_assets.tracking._session import TrackingConfig
 from market_assets.tracking.registry import promote_or_challenge
 
@@ -80,6 +83,7 @@ class PeriodResult:
 
     train_end: dt.date
     spec: TrainingSpec  # after tuning: the hyperparameters really used
+    chosen: dict[str, float]  # chosen by the estimator while fitting, e.g. {"alpha_": 1e5} of the CV-tuned ridge
     registered_model: str
     version: str
     alias: str
@@ -185,7 +189,9 @@ def train_period(
         clock.lap(f"tuned {spec.model_name}: {spec.params}")
     fitted = fit_and_validate(train, validation, spec)
     check_labels_closed(fitted, spec, train_end, sessions)
-    clock.lap(f"fitted and validated {spec.model_name} ({spec.task}, h={spec.horizon})")
+    chosen = chosen_hyperparameters(fitted.model)
+    clock.lap(f"fitted and validated {spec.model_name} ({spec.task}, h={spec.horizon})"
+              + "".join(f", {name}={value:.4g}" for name, value in chosen.items()))
     name = registered_model_name(spec.task, spec.horizon)
     decision = champion_decision(tracking, name, spec, fitted, train_end, options.promotion_margin, log)
     logged = log_run(tracking, name, spec, fitted, train_end, options, tags or {}, period=period)
@@ -193,7 +199,7 @@ def train_period(
     log.info(f"{name} v{logged.version} is {alias}: {decision.reason}")
     clock.lap(f"tracked in MLflow as {name} v{logged.version} (run {run_name(spec, train_end, period)!r})")
     return PeriodResult(
-        train_end=train_end, spec=spec, registered_model=name, version=logged.version, alias=alias,
+        train_end=train_end, spec=spec, chosen=chosen, registered_model=name, version=logged.version, alias=alias,
         decision=decision, metrics=dict(fitted.metrics), train_rows=fitted.train.X.height,
         train_sessions=fitted.train.meta["date"].n_unique(), n_features=len(fitted.feature_columns),
         first_training_session=fitted.train.meta["date"].min(),

@@ -159,6 +159,7 @@ def test_each_week_of_a_walk_forward_carries_its_own_version_alias_and_run(setup
         assert metadata["mlflow_run"].startswith(MLFLOW_UI) and metadata["mlflow_run"].endswith(f"/runs/{version.run_id}")
         run = client.get_run(version.run_id)
         assert run.info.run_name == metadata["mlflow_run_name"] == f"ridge h5 week {week}"
+        assert metadata["chosen_alpha"] == run.data.metrics["alpha_"] == float(run.data.params["alpha_"])
         assert run.data.tags["train_end"] == metadata["cut_off"] == week
         assert 0.1 < metadata["validation_score"] < 0.5  # rank IC of the planted signal
         assert metadata["last_validation_label_end"] < week

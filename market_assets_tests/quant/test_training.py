@@ -3,6 +3,7 @@
 import datetime as dt
 
 import numpy as np
+import pandas as pd
 import polars as pl
 import pytest
 
@@ -96,6 +97,22 @@ def test_hyperparameters_report_the_final_estimators_values_defaults_included():
     assert params["solver"] == "auto"
     assert estimator_hyperparameters(make_model("lightgbm", "regression", random_state=7))["random_state"] == 7
     assert all(isinstance(v, (str, int, float, bool, type(None))) for v in params.values())
+
+
+def test_the_penalty_the_cv_chose_is_reported_and_a_given_one_is_not():
+    from market_assets.quant.models import fit_model, make_model
+    from market_assets.quant.models.purged_ridge import DEFAULT_ALPHAS
+    from market_assets.quant.training import chosen_hyperparameters
+
+    rng = np.random.default_rng(0)
+    dates = np.repeat(np.arange("2024-01-01", "2024-05-01", dtype="datetime64[D]"), 10)
+    X = pd.DataFrame({"a": rng.normal(size=dates.size), "b": rng.normal(size=dates.size)})
+    y = 0.01 * (0.3 * X["a"].to_numpy() + rng.normal(size=dates.size))
+    model = fit_model(make_model("ridge", "regression"), X, y, dates)
+    chosen = chosen_hyperparameters(model)
+    assert list(chosen) == ["alpha_"] and chosen["alpha_"] in DEFAULT_ALPHAS
+    assert chosen["alpha_"] == model[-1].alpha_
+    assert chosen_hyperparameters(fit_model(make_model("ridge", "regression", {"alpha": 3.0}), X, y, dates)) == {}
 
 
 def test_nested_hyperparameters_are_logged_as_short_text():

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from market_assets.quant.cv import PurgedWalkForwardSplit
+from market_assets.quant.models.purged_ridge import DEFAULT_ALPHAS
 from market_assets.quant.tuning import SEARCH_SPACES, TuningResult, sqlite_url, tune
 
 CV = PurgedWalkForwardSplit(n_splits=3, horizon=1, embargo=0, min_train_sessions=20)
@@ -38,7 +39,7 @@ def test_tune_returns_the_best_trial(tmp_path, data) -> None:
                   n_trials=3, seed=1, cv=CV)
     assert isinstance(result, TuningResult)
     assert result.n_trials_completed == 3 and result.study_name == "ridge-reg"
-    assert 1e-3 <= result.best_params["alpha"] <= 1e3
+    assert DEFAULT_ALPHAS[0] <= result.best_params["alpha"] <= DEFAULT_ALPHAS[-1]
     assert result.best_score > 0.1  # rank IC of a planted signal of corr ~0.29
     trials = _trials(storage, "ridge-reg")
     assert all(sorted(t.intermediate_values) == [0, 1, 2] for t in trials)  # one report per fold
@@ -102,6 +103,26 @@ def test_undefined_fold_score_fails_the_trial_not_the_study(tmp_path, data) -> N
     trials = _trials(storage, "zero")
     assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL] * 2
     assert "fold 0 scored rank_ic=nan" in trials[0].user_attrs["failure"]
+
+
+class _BoundsTrial:
+    """Records what a search space asks for."""
+
+    def __init__(self) -> None:
+        self.floats: dict[str, tuple[float, float, bool]] = {}
+
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
+        self.floats[name] = (low, high, log)
+        return low
+
+
+def test_ridge_is_tuned_over_the_penalties_the_default_model_chooses_among() -> None:
+    trial = _BoundsTrial()
+    SEARCH_SPACES["ridge"](trial, "regression")
+    assert trial.floats["alpha"] == (min(DEFAULT_ALPHAS), max(DEFAULT_ALPHAS), True)
+    assert trial.floats["alpha"][:2] == pytest.approx((1e-1, 1e6))  # the 15-point CV grid's range
+    SEARCH_SPACES["ridge"](trial, "direction")  # C = 1/alpha of a logistic regression
+    assert trial.floats["alpha"] == (1e-3, 1e3, True)
 
 
 def test_every_model_has_a_search_space() -> None:

@@ -120,6 +120,10 @@ def test_a_period_never_sees_rows_from_its_cut_off_on(tmp_path):
 
     own = estimator_hyperparameters(make_model("ridge", "regression"))  # the final estimator's, defaults too
     assert own and all(name in params or f"estimator.{name}" in params for name in own)
+    from market_assets.quant.models.purged_ridge import DEFAULT_ALPHAS
+
+    chosen = honest.chosen["alpha_"]  # the penalty the default ridge's purged CV picked, as param and metric
+    assert chosen in DEFAULT_ALPHAS and float(params["alpha_"]) == run.data.metrics["alpha_"] == chosen
     assert model_features(tracking, honest.run_id, {}) == (["signal", "noise"], ["signal", "noise"])
 
 

@@ -175,6 +175,8 @@ def week_metadata(result: PeriodResult) -> dict[str, object]:
         "validation_window": f"{result.validation_window[0]} … {result.validation_window[1]}",
         "last_validation_label_end": result.last_validation_label_end.isoformat(),
         "hyperparameters": dg.MetadataValue.json(result.spec.params),
+        # e.g. chosen_alpha: the penalty the default ridge's purged CV picked (plots across weeks)
+        **{f"chosen_{name.rstrip('_')}": dg.MetadataValue.float(value) for name, value in result.chosen.items()},
         "metrics": markdown_table(
             [{"metric": k, "value": v} for k, v in result.metrics.items() if "_vol_" not in k], limit=50
         ),

@@ -58,7 +58,8 @@ from market_assets.quant import metrics
 from market_assets.quant.cv import fallback_gap_rows, forward_splits, time_units
 
 #: 1e-1 .. 1e6, two points per decade: from almost OLS on ~300 standardised
-#: features to a penalty that keeps only the direction of ``X'y``.
+#: features to a penalty that keeps only the direction of ``X'y``.  Its range
+#: is also the one Optuna searches for a ridge (:mod:`market_assets.quant.tuning`).
 DEFAULT_ALPHAS: tuple[float, ...] = tuple(float(a) for a in np.logspace(-1, 6, 15))
 
 
