@@ -29,6 +29,15 @@ variable                                default                         meaning
 ``MARKET_ASSETS_ALERT_WEBHOOK_URL``     (none: alerts off)              Slack-compatible webhook that run and
                                                                         check failures are posted to (a secret)
 ``MARKET_ASSETS_UI_URL``                ``http://127.0.0.1:3000``       Dagster UI base that alerts link to
+``MARKET_ASSETS_FRESHNESS_DEADLINE``    ``30 20 * * 1-5``               cron (exchange time zone) by which the
+                                                                        latest session must be materialized
+``MARKET_ASSETS_CELERY_BROKER``         (none: no Celery)               Celery broker URL: ``redis://host:6379/0``
+                                                                        or ``pyamqp://user:password@host:5672//``
+                                                                        (RabbitMQ); read by ``defs.executors``
+``MARKET_ASSETS_CELERY_BACKEND``        (none)                          Celery result backend URL, required with
+                                                                        a broker: ``redis://host:6379/1``, or
+                                                                        ``rpc://`` with RabbitMQ; read by
+                                                                        ``defs.executors``
 ======================================  ==============================  =========================================
 
 Environments
@@ -90,6 +99,9 @@ VARIABLES = (
     "MARKET_ASSETS_SOURCE_DIRECTORY", "MARKET_ASSETS_ALPHA_VANTAGE_KEY_ENV", "MARKET_ASSETS_MLFLOW_URI",
     "MARKET_ASSETS_MLFLOW_ARTIFACTS", "MARKET_ASSETS_MLFLOW_UI_URL", "MARKET_ASSETS_OPTUNA_URL",
     "MARKET_ASSETS_CACHE_DIR", "MARKET_ASSETS_FRESHNESS_DEADLINE", "MARKET_ASSETS_ALERT_WEBHOOK_URL", "MARKET_ASSETS_UI_URL",
+    # read and checked with the executor (market_assets.defs.executors.load_celery_settings), listed so that
+    # this tuple documents every MARKET_ASSETS_* variable
+    "MARKET_ASSETS_CELERY_BROKER", "MARKET_ASSETS_CELERY_BACKEND",
 )  # fmt: skip
 
 

@@ -188,3 +188,18 @@ def test_calendar_facts_are_cached_under_the_cache_dir(monkeypatch: pytest.Monke
     assert json.loads(files[0].read_text())["timezone"] == "America/New_York"
     beside_the_code = [REPO_ROOT / "var", REPO_ROOT / "market_assets"]  # the old cache lived in var/cache
     assert not [p for base in beside_the_code for p in base.glob("**/calendars/XNYS-2016-01-05-*.json")]
+
+
+def test_the_readme_and_the_settings_document_the_same_variables() -> None:
+    import re
+
+    import market_assets.settings as module
+    from market_assets.defs.executors import BACKEND_VARIABLE, BROKER_VARIABLE
+    from market_assets.settings import REPO_ROOT, VARIABLES
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n\n")[2]  # the variables table
+    in_readme = re.findall(r"^\| `(MARKET_ASSETS_[A-Z_]+)` \|", table, flags=re.MULTILINE)
+    in_docstring = re.findall(r"^``(MARKET_ASSETS_[A-Z_]+)`` +[`(]", module.__doc__, flags=re.MULTILINE)  # table rows
+    assert sorted(in_readme) == sorted(in_docstring) == sorted(VARIABLES)
+    assert {BROKER_VARIABLE, BACKEND_VARIABLE} <= set(VARIABLES)  # read by the executor, documented here
