@@ -1,27 +1,47 @@
 """Backfill 500 symbols × 2,520 sessions (synthetic) through validated_prices in ONE run.
 
-Prints rows/s and peak RSS, and the ratio of the Dagster run's wall time to a
-reference run of the same pure work in the same process (source.fetch +
-validate_prices + one Parquet file per session, without Dagster): the
-platform's overhead.  The run is timed on the embedded SQLite instance and,
-with ``--postgres``, on the production instance (deploy/dagster.yaml against
-a scratch database on the PostgreSQL at 127.0.0.1:5432).  Most of the
-overhead is Dagster recording per-partition events (planned and materialized,
-three assets × every session), which the instance's storage pays for.
+Prints wall time, rows/s, peak RSS, where the Dagster run spent its time, and
+the ratio of its wall time to a reference run of the same pure work in the
+same process, without Dagster: fetch, store rows under their sessions,
+validate, and write the files a user gets (one Parquet file per session of
+raw_prices, validated_prices and price_rejections).  That ratio is the
+platform's overhead; the goal for the production instance is ≤ 1.3×.
 
-    .venv/bin/python benchmarks/bench_validated_prices.py [--symbols 500] [--sessions 2520] [--postgres]
+Instances timed (each on the same inputs, in this process):
+
+``--postgres``
+    the production instance: deploy/dagster.yaml on a scratch database of the
+    PostgreSQL at 127.0.0.1:5432, with the production event settings of
+    deploy/docker-compose.yaml (``DAGSTER_EVENT_BATCH_SIZE=1000``,
+    ``DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=true``), set for that run
+    only and restored afterwards;
+``--plain-postgres``
+    the same instance without those two variables (for comparison);
+``--sqlite``
+    the embedded SQLite instance (the default when no instance is named;
+    SQLite's storage has no batch insert, so the settings do not apply).
+
+``--profile FILE`` writes a cProfile of the first timed run to FILE (view with
+``python -m pstats FILE``); profiling slows the run, so its figures are not
+the benchmark's.
+
+    .venv/bin/python benchmarks/bench_validated_prices.py [--symbols 500] [--sessions 2520] \
+        [--postgres] [--plain-postgres] [--sqlite] [--profile FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
+import datetime as dt
 import os
 import resource
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -29,33 +49,81 @@ import polars as pl
 
 from market_assets.defs.assets.prices import JUMP_LOOKBACK_SESSIONS, raw_prices, validate_prices_step
 from market_assets.defs.io_manager import PartitionedParquetIOManager
-from market_assets.defs.partitions import SESSIONS, partition_dates
+from market_assets.defs.partitions import SESSIONS, last_day_of_session, partition_dates
 from market_assets.defs.resources import PriceSourceResource
+
+#: The event settings every production Dagster process runs with (deploy/docker-compose.yaml).
+PRODUCTION_EVENT_SETTINGS = {
+    "DAGSTER_EVENT_BATCH_SIZE": "1000",
+    "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
+}
 
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def reference_run(source: PriceSourceResource, keys: list[str], root: Path) -> int:
-    """The same work without Dagster: fetch, validate, write a file per session."""
+def reference_run(source: PriceSourceResource, keys: list[str], root: Path) -> tuple[int, dict[str, float]]:
+    """The same work without Dagster; returns (raw rows, seconds per phase).
+
+    Fetch the range, store each row under its session, validate, and write one
+    Parquet file per session of the raw, validated and rejected rows: what the
+    three assets leave a user.  Dagster-only work (re-reading raw_prices as the
+    step's input, per-session metadata, events) is not in it.
+    """
     from market_assets.quant.validation import ValidationConfig, validate_prices
+    from market_assets.quant.validation.received import store_under_sessions
+
+    phases: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        phases[name] = now - clock
+        clock = now
 
     sessions = partition_dates(keys)
     built = source.build()
-    raw = built.fetch(sessions[0], sessions[-1])
+    raw = store_under_sessions(built.fetch(sessions[0], last_day_of_session(sessions[-1])), sessions)
+    lap("fetch")
     result = validate_prices(
         raw, sessions=sessions, universe=built.symbols(),
         config=ValidationConfig(jump_reference_sessions=JUMP_LOOKBACK_SESSIONS),
     )
-    root.mkdir(parents=True)
-    for (day,), part in result.validated.partition_by("date", as_dict=True).items():
-        part.write_parquet(root / f"{day}.parquet")
-    return raw.height
+    lap("validate")
+    for name, frame in (("raw_prices", raw), ("validated_prices", result.validated),
+                        ("price_rejections", result.rejections)):
+        (root / name).mkdir(parents=True)
+        parts = frame.partition_by("date", as_dict=True)
+        for key in keys:
+            part = parts.get((dt.date.fromisoformat(key),), frame.clear())
+            part.write_parquet(root / name / f"{key}.parquet", statistics=True)
+    lap("write")
+    return raw.height, phases
 
 
 @contextlib.contextmanager
-def postgres_instance(home: Path) -> Iterator[dg.DagsterInstance]:
+def environment(values: Mapping[str, str | None]) -> Iterator[None]:
+    """Set (a value) or unset (None) environment variables; restore them afterwards."""
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def postgres_instance(home: Path, settings: Mapping[str, str | None]) -> Iterator[dg.DagsterInstance]:
     """The production instance configuration on a throw-away PostgreSQL database."""
     from market_assets.settings import REPO_ROOT
     from market_assets_tests.services import POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, scratch_postgres_database
@@ -63,51 +131,148 @@ def postgres_instance(home: Path) -> Iterator[dg.DagsterInstance]:
     home.mkdir()
     shutil.copy(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     with scratch_postgres_database("market_assets_bench") as name:
-        os.environ.update(DAGSTER_PG_HOST=POSTGRES_HOST, DAGSTER_PG_PORT=str(POSTGRES_PORT),
+        connection = dict(DAGSTER_PG_HOST=POSTGRES_HOST, DAGSTER_PG_PORT=str(POSTGRES_PORT),
                           DAGSTER_PG_USER=POSTGRES_USER, DAGSTER_PG_PASSWORD="", DAGSTER_PG_DB=name)
-        with dg.DagsterInstance.from_config(str(home)) as instance:
+        with environment({**connection, **settings}), dg.DagsterInstance.from_config(str(home)) as instance:
             yield instance
 
 
-def timed_run(instance: dg.DagsterInstance, source, keys: list[str], root: Path) -> float:
+@contextlib.contextmanager
+def sqlite_instance(settings: Mapping[str, str | None]) -> Iterator[dg.DagsterInstance]:
+    with environment(settings), dg.instance_for_test() as instance:
+        yield instance
+
+
+class StorageTimer:
+    """Seconds the instance's event log storage spends writing, by kind (a few perf_counter calls per write).
+
+    ``writes``: the outermost ``store_event``/``store_event_batch`` calls;
+    ``check_planned``: the part of them spent in the rows Dagster stores for
+    each planned asset check (``_store_asset_check_evaluation_planned``).
+    """
+
+    def __init__(self, storage) -> None:
+        self.seconds: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+        self._depth = 0
+        for name, bucket in (("store_event", "writes"), ("store_event_batch", "writes"),
+                             ("_store_asset_check_evaluation_planned", "check_planned")):
+            if hasattr(storage, name):
+                setattr(storage, name, self._timed(getattr(storage, name), bucket, name))
+
+    def _timed(self, method, bucket: str, name: str):
+        def timed(*args, **kwargs):
+            outermost = bucket != "writes" or self._depth == 0
+            self._depth += bucket == "writes"
+            started = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self._depth -= bucket == "writes"
+                if outermost:
+                    self.seconds[bucket] += time.perf_counter() - started
+                    self.calls[name] += 1
+        return timed
+
+    def summary(self) -> str:
+        return (f"event storage {self.seconds['writes']:.1f} s in {self.calls['store_event']:,} single and "
+                f"{self.calls['store_event_batch']:,} batch writes, of which planned asset-check rows "
+                f"{self.seconds['check_planned']:.1f} s")
+
+
+def timed_run(instance: dg.DagsterInstance, source, keys: list[str], root: Path,
+              profile: Path | None = None) -> tuple[float, str, StorageTimer]:
+    storage = StorageTimer(instance.event_log_storage)
+    profiler = cProfile.Profile() if profile else None
     started = time.perf_counter()
+    if profiler:
+        profiler.enable()
     result = dg.materialize(
         [raw_prices, validate_prices_step],
         instance=instance,
         resources={"parquet_io_manager": PartitionedParquetIOManager(root=str(root)), "price_source": source},
         tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
     )
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(str(profile))
+    elapsed = time.perf_counter() - started
     assert result.success
-    return time.perf_counter() - started
+    return elapsed, result.run_id, storage
+
+
+def run_phases(instance: dg.DagsterInstance, run_id: str, started: float, ended: float) -> str:
+    """Where the run's wall time went, from its event log (wall-clock timestamps)."""
+    events = [e for e in instance.all_logs(run_id) if e.is_dagster_event]
+    kinds = Counter(e.dagster_event_type.value for e in events)
+    first = {}
+    last = {}
+    for event in events:
+        key = (event.step_key, event.dagster_event_type.value)
+        first.setdefault(key, event.timestamp)
+        last[key] = event.timestamp
+    run_start = first.get((None, "PIPELINE_START"), started)
+    parts = [f"launch→start {run_start - started:5.1f} s"]
+    for step in ("raw_prices", "validate_prices_step"):
+        begin, end = first.get((step, "STEP_START")), last.get((step, "STEP_SUCCESS"))
+        out = first.get((step, "STEP_OUTPUT"))
+        if begin is None or end is None:
+            continue
+        parts.append(f"{step} {end - begin:5.1f} s (body to first output {out - begin:4.1f} s)"
+                     if out else f"{step} {end - begin:5.1f} s")
+    run_end = last.get((None, "PIPELINE_SUCCESS"), ended)
+    parts.append(f"end→return {ended - run_end:4.1f} s")
+    counted = ", ".join(f"{kinds[k]:,} {k.lower()}" for k in
+                        ("ASSET_MATERIALIZATION_PLANNED", "ASSET_MATERIALIZATION", "ASSET_CHECK_EVALUATION")
+                        if kinds[k])
+    return f"    phases: {'; '.join(parts)}\n    events: {len(events):,} ({counted})"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--symbols", type=int, default=500)
     parser.add_argument("--sessions", type=int, default=2520)
-    parser.add_argument("--postgres", action="store_true", help="also time the PostgreSQL instance")
+    parser.add_argument("--postgres", action="store_true",
+                        help="time the production instance (PostgreSQL, production event settings)")
+    parser.add_argument("--plain-postgres", action="store_true",
+                        help="also time PostgreSQL without the production event settings")
+    parser.add_argument("--sqlite", action="store_true", help="also time the embedded SQLite instance")
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the first timed run here")
     args = parser.parse_args()
     keys = SESSIONS.get_partition_keys()[: args.sessions]
     source = PriceSourceResource(n_symbols=args.symbols, defects=0.001)
+    unset = {name: None for name in PRODUCTION_EVENT_SETTINGS}
     print(f"{args.symbols} symbols × {len(keys)} sessions ({keys[0]} … {keys[-1]})")
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        rows = reference_run(source, keys, Path(tmp) / "reference")
+        rows, phases = reference_run(source, keys, Path(tmp) / "reference")
         reference = time.perf_counter() - started
         print(f"reference (pure, no Dagster): {reference:8.1f} s  {rows / reference:12,.0f} rows/s  "
-              f"peak RSS {peak_rss_mib():,.0f} MiB")
-        instances = {"sqlite": dg.instance_for_test()}
+              f"peak RSS {peak_rss_mib():,.0f} MiB  "
+              f"({', '.join(f'{name} {seconds:.1f} s' for name, seconds in phases.items())})")
+        instances = {}
         if args.postgres:
-            instances["postgres"] = postgres_instance(Path(tmp) / "pg_home")
-        for name, manager in instances.items():
-            with manager as instance:
-                root = Path(tmp) / name
-                elapsed = timed_run(instance, source, keys, root)
+            settings = " ".join(f"{k}={v}" for k, v in PRODUCTION_EVENT_SETTINGS.items())
+            instances[f"postgres, production settings ({settings})"] = lambda home: postgres_instance(
+                home, PRODUCTION_EVENT_SETTINGS)
+        if args.plain_postgres:
+            instances["postgres, no event settings"] = lambda home: postgres_instance(home, unset)
+        if args.sqlite or not instances:
+            instances["sqlite"] = lambda home: sqlite_instance(unset)
+        profile = args.profile
+        for index, (name, manager) in enumerate(instances.items()):
+            root = Path(tmp) / f"run{index}"
+            with manager(Path(tmp) / f"home{index}") as instance:
+                elapsed, run_id, storage = timed_run(instance, source, keys, root, profile)
+                wall_end = time.time()
+                detail = run_phases(instance, run_id, wall_end - elapsed, wall_end)
                 runs = len(instance.get_runs())
+            profile = None
             validated = pl.scan_parquet(str(root / "validated_prices" / "*.parquet")).select(pl.len()).collect().item()
-            print(f"dagster, one run, {name:8s}: {elapsed:8.1f} s  {rows / elapsed:12,.0f} rows/s  "
-                  f"peak RSS {peak_rss_mib():,.0f} MiB  runs={runs}  validated rows={validated:,}  "
-                  f"ratio to reference {elapsed / reference:.2f}")
+            print(f"dagster, one run, {name}:\n"
+                  f"    {elapsed:8.1f} s  {rows / elapsed:12,.0f} rows/s  peak RSS {peak_rss_mib():,.0f} MiB  "
+                  f"runs={runs}  validated rows={validated:,}  ratio to reference {elapsed / reference:.2f}"
+                  f"{'  (profiled)' if args.profile and index == 0 else ''}\n{detail}\n    {storage.summary()}")
 
 
 if __name__ == "__main__":

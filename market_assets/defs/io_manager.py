@@ -59,13 +59,13 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         keys = sorted(context.asset_partition_keys)
         by_key = _split_by_partition(obj, keys, context.asset_key.to_user_string())
         per_partition = _partition_metadata_sink(context)
+        written: dict[str, dict[str, object]] = {}
         for key in keys:
             part, path = by_key.get(key, obj.clear()), self._path(context.asset_key, key)
             _write_parquet(part, path)
-            if per_partition is not None:
-                per_partition(
-                    {"dagster/row_count": part.height, "path": dg.MetadataValue.path(str(path))}, key
-                )
+            written[key] = {"dagster/row_count": part.height, "path": dg.MetadataValue.path(str(path))}
+        if per_partition is not None:
+            per_partition(written)
         context.log.info(
             f"wrote {obj.height:,} rows of {context.asset_key.to_user_string()} "
             f"into {len(keys):,} partition file(s) under {self._asset_dir(context.asset_key)}"
@@ -257,19 +257,25 @@ def _read_parquet(path: UPath) -> pl.DataFrame:
 
 
 def _partition_metadata_sink(context: dg.OutputContext):
-    """A function attaching metadata to one partition of the output, or None outside a run.
+    """A function attaching metadata to partitions of the output, or None outside a run.
 
     Output metadata lands on every partition of a range run, so row counts and
     paths, which differ by session, go through the step's per-partition
-    asset metadata instead.
+    asset metadata instead (one pass for all partitions: see
+    :func:`market_assets.defs.metadata.add_metadata_by_partition`).
     """
+    from market_assets.defs.metadata import add_metadata_by_partition
+
     try:
         step = context.step_context
     except dg.DagsterInvariantViolationError:  # build_output_context() in unit tests
         return None
+    targeted = context.asset_partition_keys
 
-    def add(metadata: dict, partition_key: str) -> None:
-        step.add_asset_metadata(metadata, asset_key=context.asset_key, partition_key=partition_key)
+    def add(by_partition: dict[str, dict[str, object]]) -> None:
+        if not add_metadata_by_partition(step, context.asset_key, by_partition, targeted=targeted):
+            for partition_key, metadata in by_partition.items():
+                step.add_asset_metadata(metadata, asset_key=context.asset_key, partition_key=partition_key)
 
     return add
 

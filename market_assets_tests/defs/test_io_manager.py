@@ -150,3 +150,55 @@ def test_partitions_written_before_a_column_was_added_read_with_it_null(tmp_path
     manager.handle_output(_output(["2025-01-03"]), newer)
     loaded = manager.load_input(_input(["2025-01-02", "2025-01-03"])).sort("date")
     assert loaded["received_date"].to_list() == [None, dt.date(2025, 1, 3)]
+
+
+def test_a_range_run_records_each_partitions_own_row_count_and_path(tmp_path):
+    from market_assets.defs.metadata import add_partition_metadata
+
+    @dg.asset(partitions_def=PARTS, io_manager_key="parquet_io_manager",
+              backfill_policy=dg.BackfillPolicy.single_run())
+    def prices(context) -> pl.DataFrame:
+        frame = _frame(["2025-01-02", "2025-01-02", "2025-01-06"])
+        add_partition_metadata(context, frame, lambda key, rows: {"rows": rows.height, "session": key})
+        return frame
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [prices], instance=instance,
+            resources={"parquet_io_manager": PartitionedParquetIOManager(root=str(tmp_path))},
+            tags={"dagster/asset_partition_range_start": KEYS[0], "dagster/asset_partition_range_end": KEYS[-1]},
+        )
+        assert result.success
+        records = instance.fetch_materializations(dg.AssetKey("prices"), limit=10).records
+    metadata = {r.partition_key: r.asset_materialization.metadata for r in records}
+    assert sorted(metadata) == KEYS
+    for key, rows in zip(KEYS, [2, 0, 1], strict=True):
+        assert metadata[key]["dagster/row_count"].value == metadata[key]["rows"].value == rows
+        assert metadata[key]["session"].value == key
+        assert metadata[key]["path"].value.endswith(f"{key}.parquet")
+        assert "dagster/column_schema" in metadata[key]
+
+
+def test_metadata_by_partition_takes_the_one_pass_path_on_this_dagster():
+    """The bulk path reaches Dagster 1.13's accumulator; if an upgrade removes it, this fails (and the
+    per-key fallback, correct but O(sessions) per call, would silently slow range runs)."""
+    from market_assets.defs.metadata import add_metadata_by_partition
+
+    seen: dict[str, bool] = {}
+
+    @dg.asset(partitions_def=PARTS, backfill_policy=dg.BackfillPolicy.single_run())
+    def prices(context) -> None:
+        step = context.get_step_execution_context()
+        seen["bulk"] = add_metadata_by_partition(step, context.assets_def.key, {KEYS[1]: {"n": 1}},
+                                                 targeted=context.partition_keys)
+        with pytest.raises(dg.DagsterInvariantViolationError, match=r"partition\(s\) \['2030-01-01'\]"):
+            add_metadata_by_partition(step, context.assets_def.key, {"2030-01-01": {"n": 1}},
+                                      targeted=context.partition_keys)
+
+    with dg.instance_for_test() as instance:
+        assert dg.materialize([prices], instance=instance, tags={
+            "dagster/asset_partition_range_start": KEYS[0], "dagster/asset_partition_range_end": KEYS[-1]}).success
+        records = instance.fetch_materializations(dg.AssetKey("prices"), limit=10).records
+    assert seen == {"bulk": True}
+    assert {r.partition_key: "n" in r.asset_materialization.metadata for r in records} == {
+        KEYS[0]: False, KEYS[1]: True, KEYS[2]: False}
