@@ -59,10 +59,12 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         keys = sorted(context.asset_partition_keys)
         by_key = _split_by_partition(obj, keys, context.asset_key.to_user_string())
         per_partition = _partition_metadata_sink(context)
+        directory = self._asset_dir(context.asset_key)
+        _prepare_directory(directory, [f"{key}.parquet" for key in keys])  # once, not per file
         written: dict[str, dict[str, object]] = {}
         for key in keys:
-            part, path = by_key.get(key, obj.clear()), self._path(context.asset_key, key)
-            _write_parquet(part, path)
+            part, path = by_key.get(key, obj.clear()), directory / f"{key}.parquet"
+            _write_parquet(part, path, prepared=True)
             written[key] = {"dagster/row_count": part.height, "path": dg.MetadataValue.path(str(path))}
         if per_partition is not None:
             per_partition(written)
@@ -112,8 +114,9 @@ class PartitionedParquetIOManager(dg.ConfigurableIOManager):
         """
         allowed = set(optional or ())
         present, missing = [], []
+        directory = self._asset_dir(asset_key)
         for key in keys:
-            path = self._path(asset_key, key)
+            path = directory / f"{key}.parquet"
             if path.exists():
                 present.append(path)
             elif key in allowed:
@@ -215,10 +218,11 @@ def _is_local(path: UPath) -> bool:
 STALE_TEMPORARY_SECONDS = 3600
 
 
-def _write_parquet(frame: pl.DataFrame, path: UPath) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write_parquet(frame: pl.DataFrame, path: UPath, *, prepared: bool = False) -> None:
+    """Write ``frame`` to ``path`` atomically; ``prepared``: :func:`_prepare_directory` already ran for it."""
+    if not prepared:
+        _prepare_directory(path.parent, [path.name])
     if _is_local(path):
-        _remove_stale_temporaries(path)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
             frame.write_parquet(str(tmp), statistics=True)
@@ -236,14 +240,20 @@ def _write_parquet(frame: pl.DataFrame, path: UPath) -> None:
             handle.write(buffer.getvalue())
 
 
-def _remove_stale_temporaries(path: UPath) -> None:
-    """Delete this partition's temporary files left by writes that never finished."""
+def _prepare_directory(directory: UPath, names: list[str]) -> None:
+    """Create ``directory``; on local disk, delete temporaries of the files ``names`` left by writes
+    that never finished (one listing of the directory for all of them: a range run writes thousands)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if not _is_local(directory):
+        return
     import time
 
+    wanted = set(names)
     cutoff = time.time() - STALE_TEMPORARY_SECONDS
-    for leftover in Path(str(path.parent)).glob(f".{path.name}.*.tmp"):
+    for leftover in Path(str(directory)).glob(".*.tmp"):
+        target = leftover.name[1:].rsplit(".", 2)[0]  # ".{name}.{uuid}.tmp" -> name
         try:
-            if leftover.stat().st_mtime < cutoff:
+            if target in wanted and leftover.stat().st_mtime < cutoff:
                 leftover.unlink()
         except OSError:  # removed concurrently, or not ours to remove: leave it
             pass

@@ -135,12 +135,16 @@ def test_stale_temporary_files_of_a_killed_write_are_removed_on_the_next_write(t
     manager.handle_output(_output(["2025-01-02"]), _frame(["2025-01-02"]))
     stale = tmp_path / "prices" / ".2025-01-02.parquet.dead.tmp"
     fresh = tmp_path / "prices" / ".2025-01-02.parquet.live.tmp"  # maybe a concurrent writer
-    for leftover in (stale, fresh):
+    other = tmp_path / "prices" / ".2025-01-03.parquet.dead.tmp"  # a partition this write does not touch
+    for leftover in (stale, fresh, other):
         leftover.write_bytes(b"partial")
     old = time.time() - 2 * 3600
     os.utime(stale, (old, old))
+    os.utime(other, (old, old))
     manager.handle_output(_output(["2025-01-02"]), _frame(["2025-01-02"]))
-    assert not stale.exists() and fresh.exists()
+    assert not stale.exists() and fresh.exists() and other.exists()
+    manager.handle_output(_output(KEYS), _frame(KEYS))  # a range write cleans each of its partitions
+    assert not other.exists() and fresh.exists()
 
 
 def test_partitions_written_before_a_column_was_added_read_with_it_null(tmp_path):
