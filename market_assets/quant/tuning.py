@@ -16,6 +16,17 @@ Conventions
   is opened with ``load_if_exists=True``: rerunning after a crash resumes it,
   and several workers can optimise the same study concurrently.  That storage
   is the only I/O of this module.
+* **Processes.**  ``n_processes > 1`` fans the search out over that many
+  processes of this machine (the caller's and ``n_processes - 1`` spawned
+  ones), each optimising the same stored study with its own sampler seed
+  (``seed + 1000 * k``), so TPE in each process learns from every trial any
+  process finished.  The study must live in a server database (PostgreSQL):
+  SQLite serialises writers and an in-memory study is not shared.  Each
+  trial records the ``pid`` of the process that ran it as a user attribute.
+  ``n_trials`` is the budget of the whole call, split between the processes;
+  ``timeout`` applies to each.  Workers on other machines share a study the
+  same way: call :func:`tune` there with the same ``storage`` and
+  ``study_name`` and another ``seed``.
 * **Budget.**  ``n_trials`` and ``timeout`` (seconds) bound *this call*; each
   call adds up to ``n_trials`` trials to the study.
 * **Scoring.**  Default ``"rank_ic"`` for regression and ``"log_loss"`` for
@@ -53,6 +64,8 @@ of a logistic regression, whose default is ``alpha`` 1).
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,6 +217,52 @@ def _objective(model_name, task, X, y, dates, cv, scoring, seed, fixed_params): 
     return objective
 
 
+@dataclass(frozen=True)
+class _Work:
+    """What every process of one :func:`tune` call needs (pickled to spawned processes)."""
+
+    model_name: str
+    task: str
+    X: Any  # noqa: N815 - sklearn naming
+    y: np.ndarray
+    dates: list
+    storage: str
+    study_name: str
+    timeout: float | None
+    seed: int
+    cv: PurgedWalkForwardSplit
+    scoring: str
+    fixed_params: dict[str, Any]
+
+
+def _split(n_trials: int | None, n_processes: int) -> list[int | None]:
+    """Trials per process: ``n_trials`` shared out as evenly as possible (None: each until its timeout)."""
+    if n_trials is None:
+        return [None] * n_processes
+    return [n_trials // n_processes + (1 if k < n_trials % n_processes else 0) for k in range(n_processes)]
+
+
+def _optimize(work: _Work, k: int, n_trials: int | None, study=None) -> None:
+    """Add up to ``n_trials`` trials to the stored study, as process ``k`` of the call."""
+    import optuna
+
+    if n_trials == 0:
+        return
+    if study is None:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.load_study(study_name=work.study_name, storage=work.storage,
+                                  pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0))
+    study.sampler = optuna.samplers.TPESampler(seed=work.seed + 1000 * k + len(study.get_trials(deepcopy=False)))
+    objective = _objective(work.model_name, work.task, work.X, work.y, work.dates, work.cv, work.scoring,
+                           work.seed, work.fixed_params)
+
+    def in_this_process(trial) -> float:
+        trial.set_user_attr("pid", os.getpid())
+        return objective(trial)
+
+    study.optimize(in_this_process, n_trials=n_trials, timeout=work.timeout, catch=(UndefinedScoreError,))
+
+
 def tune(
     model_name: str,
     task: str,
@@ -219,6 +278,7 @@ def tune(
     cv: PurgedWalkForwardSplit,
     scoring: str | None = None,
     fixed_params: dict[str, Any] | None = None,
+    n_processes: int = 1,
 ) -> TuningResult:
     """Search hyperparameters of a zoo model and persist the study.
 
@@ -246,6 +306,9 @@ def tune(
     fixed_params : dict, optional
         Parameters held constant in every trial (e.g. ensemble ``members``);
         they override any sampled value of the same name.
+    n_processes : int, default 1
+        Processes optimising the study at once (see module docstring);
+        above 1 the storage must be a server database, not SQLite.
 
     Returns
     -------
@@ -255,7 +318,8 @@ def tune(
     ------
     ValueError
         Unknown model/task/scoring, a study stored with the opposite
-        direction, or no completed trial in the study.
+        direction, ``n_processes`` below 1 or above 1 on SQLite, or no
+        completed trial in the study.
     """
     import optuna
 
@@ -265,6 +329,14 @@ def tune(
         raise ValueError(f"unknown scoring {scoring!r}; valid are {list(SCORERS)}")
     if n_trials is None and timeout is None:
         raise ValueError("give n_trials or timeout (or both); got neither, which would never stop")
+    if n_processes < 1:
+        raise ValueError(f"n_processes={n_processes}: expected at least 1")
+    if n_processes > 1 and storage.startswith("sqlite"):
+        raise ValueError(
+            f"n_processes={n_processes} shares the study through its storage, but {storage!r} is SQLite, which "
+            "serialises writers (processes would wait on its lock); use a PostgreSQL URL such as "
+            "postgresql+psycopg2://user@host:5432/optuna, or n_processes=1"
+        )
     direction = SCORERS[scoring][1]
     study = optuna.create_study(
         storage=storage, study_name=study_name, direction=direction, load_if_exists=True,
@@ -275,9 +347,20 @@ def tune(
             f"study {study_name!r} in {storage} is stored with direction {study.direction.name.lower()}, "
             f"but scoring {scoring!r} needs {direction}; use another study_name"
         )
-    study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.get_trials(deepcopy=False)))
-    objective = _objective(model_name, task, X, y, dates, cv, scoring, seed, dict(fixed_params or {}))
-    study.optimize(objective, n_trials=n_trials, timeout=timeout, catch=(UndefinedScoreError,))
+    work = _Work(model_name, task, X, y, list(dates), storage, study_name, timeout, seed, cv, scoring,
+                 dict(fixed_params or {}))
+    shares = _split(n_trials, n_processes)
+    if n_processes == 1:
+        _optimize(work, 0, shares[0], study)
+    else:
+        context = multiprocessing.get_context("spawn")  # no fork of a process holding threads and connections
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=n_processes - 1, mp_context=context) as pool:
+            others = [pool.submit(_optimize, work, k, shares[k]) for k in range(1, n_processes)]
+            _optimize(work, 0, shares[0], study)
+            for other in others:
+                other.result()  # a worker's exception is raised here
     completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not completed:
         raise ValueError(

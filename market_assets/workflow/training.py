@@ -70,11 +70,15 @@ class TrainingOptions:
         Optuna trials over purged folds of the training rows before the fit (0: none).
     tuning_timeout_seconds : float or None
         Optuna time budget; None for no limit.
+    tuning_processes : int
+        Processes of the step's machine that search the one stored study at
+        once (above 1 the Optuna storage must be PostgreSQL).
     """
 
     promotion_margin: float = 0.0
     tuning_trials: int = 0
     tuning_timeout_seconds: float | None = None
+    tuning_processes: int = 1
 
 
 @dataclass(frozen=True)
@@ -255,7 +259,7 @@ def tuned_spec(
         storage=storage, study_name=study, n_trials=options.tuning_trials,
         timeout=options.tuning_timeout_seconds, seed=spec.random_state,
         cv=PurgedWalkForwardSplit(n_splits=3, horizon=spec.horizon, embargo=spec.embargo, min_train_sessions=60),
-        fixed_params=spec.params,
+        fixed_params=spec.params, n_processes=options.tuning_processes,
     )
     log.info(f"Optuna study {study}: {result.n_trials_completed} trials, best {result.best_score:.4g}")
     return dataclasses.replace(spec, params={**spec.params, **result.best_params})

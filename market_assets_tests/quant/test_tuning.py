@@ -144,3 +144,35 @@ def test_study_shared_through_postgresql(postgres_url: str, data) -> None:
         assert result.n_trials_completed == 3
     finally:
         optuna.delete_study(study_name=name, storage=postgres_url)
+
+
+@pytest.mark.postgres
+def test_processes_share_one_postgresql_study(postgres_url: str, data) -> None:
+    """Two processes optimise one stored study: the trials of both land in it, each with its process."""
+    import os
+
+    import optuna
+
+    X, y, dates = data
+    name = f"test_processes_{uuid.uuid4().hex}"
+    try:
+        result = tune("ridge", "regression", X, y, dates, storage=postgres_url, study_name=name, n_trials=6,
+                      seed=0, cv=CV, n_processes=2)
+        trials = _trials(postgres_url, name)
+        assert len(trials) == 6 and result.n_trials_completed == 6
+        pids = [t.user_attrs["pid"] for t in trials]
+        assert os.getpid() in pids
+        assert len(set(pids)) == 2, pids  # the spawned process did its share: 3 trials each
+        assert sorted(pids.count(pid) for pid in set(pids)) == [3, 3]
+        assert len({t.params["alpha"] for t in trials}) == 6  # different seeds: no replayed points
+    finally:
+        optuna.delete_study(study_name=name, storage=postgres_url)
+
+
+def test_processes_refuse_sqlite_and_nonsense(tmp_path, data) -> None:
+    X, y, dates = data
+    storage = sqlite_url(tmp_path / "optuna.db")
+    with pytest.raises(ValueError, match="is SQLite, which serialises writers"):
+        tune("ridge", "regression", X, y, dates, storage=storage, study_name="s", n_trials=2, cv=CV, n_processes=2)
+    with pytest.raises(ValueError, match="n_processes=0: expected at least 1"):
+        tune("ridge", "regression", X, y, dates, storage=storage, study_name="s", n_trials=2, cv=CV, n_processes=0)

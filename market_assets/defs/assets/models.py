@@ -80,6 +80,10 @@ class TrainingConfig(dg.Config):
     tuning_timeout_seconds: float | None = Field(
         default=_OPTIONS.tuning_timeout_seconds, description="Optuna time budget in seconds (None = no limit)."
     )
+    tuning_processes: int = Field(
+        default=_OPTIONS.tuning_processes, ge=1,
+        description="Processes searching the one Optuna study at once (above 1: Optuna storage on PostgreSQL).",
+    )
     random_state: int = Field(default=_SPEC.random_state, description="Seed of every random step.")
 
     def spec(self) -> TrainingSpec:
