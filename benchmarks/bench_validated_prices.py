@@ -106,23 +106,24 @@ def reference_run(source: PriceSourceResource, keys: list[str], root: Path) -> t
     return raw.height, phases
 
 
+def _set_environment(values: Mapping[str, str | None]) -> None:
+    """Set each variable to its value, or unset it where the value is None."""
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @contextlib.contextmanager
 def environment(values: Mapping[str, str | None]) -> Iterator[None]:
     """Set (a value) or unset (None) environment variables; restore them afterwards."""
     saved = {name: os.environ.get(name) for name in values}
     try:
-        for name, value in values.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _set_environment(values)
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _set_environment(saved)
 
 
 @contextlib.contextmanager
