@@ -2,38 +2,47 @@
 
 The production instance (``deploy/dagster.yaml``: PostgreSQL storage, queued run
 coordinator, run monitoring and retries, the event-batching variables) runs on a
-scratch PostgreSQL database; data, MLflow and Optuna stores live in a temporary
-directory. Over GraphQL, as the UI does, the test
+throw-away PostgreSQL cluster of the test's own (``services.postgres_cluster``;
+the machine's PostgreSQL service is not used, so the test may stop it); data,
+MLflow and Optuna stores live in a temporary directory. Over GraphQL, as the UI
+does, the tests
 
-* launches a partitioned materialization of ``raw_prices`` for one session and
+* launch a partitioned materialization of ``raw_prices`` for one session and
   a single-run backfill of ``raw_prices, validated_prices, price_rejections``
-  over five sessions, and sees both succeed (the queued runs are dequeued by the
+  over five sessions, and see both succeed (the queued runs are dequeued by the
   daemon and executed by run workers the code server launches);
-* starts ``nightly_schedule`` and ``retrain_sensor``, sees the daemon record a
-  tick of the sensor, and sees the schedule running with its next tick planned
-  (a schedule ticks only at its cron time, 18:30 New York: the test dry-runs
-  its evaluation for a given evening instead of waiting for one).
+* see ``nightly_schedule`` plan its next tick at 18:30 New York and request the
+  evening's session in a dry run; start ``retrain_sensor`` and see the daemon
+  record a tick of it;
+* render the prices group's lineage, ``raw_prices``' Partitions tab and
+  ``validated_prices``' check results in headless Chromium;
+* stop PostgreSQL for a few seconds after a run succeeded and start it again:
+  the webserver answers again after one failed read per stale pooled
+  connection, the daemon (which retried its connections meanwhile, and did not
+  exit) dequeues the next run, which succeeds, and every daemon posts a healthy
+  heartbeat again;
+* see the scheduler daemon really tick ``nightly_schedule``: the schedule is
+  started with its start time set back to just before its last cron time, so
+  the daemon catches that evening up (as after an outage) and launches the run
+  of that evening's session; the test checks the tick and the run's tags, then
+  terminates the run (the whole nightly pipeline would follow), and stops and
+  starts the schedule again.
 
 Every process is started in its own process group and killed with it (run
-workers are children of the code server); the database is dropped.
+workers are children of the code server); the cluster is deleted.
 """
 
 from __future__ import annotations
 
 import contextlib
-import html
-import re
 import datetime as dt
-import json
+import html
 import os
+import re
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,176 +52,23 @@ import pytest
 
 from market_assets.settings import REPO_ROOT
 from market_assets_tests import services
+from market_assets_tests.production_deployment import (LOCATION, REPOSITORY, REQUIRED_DAEMONS, Deployment,
+                                                       running_deployment)
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
-BIN = Path(sys.executable).parent
-LOCATION = "market_assets"
-REPOSITORY = "__repository__"
 START = "2024-01-02"
 SINGLE_SESSION = "2024-01-10"
 RANGE = ("2024-01-02", "2024-01-08")  # five XNYS sessions: 01-02, 01-03, 01-04, 01-05, 01-08
 RANGE_ASSETS = ("raw_prices", "validated_prices", "price_rejections")
-STARTUP_TIMEOUT = 120
 RUN_TIMEOUT = 150
 TICK_TIMEOUT = 150
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen
-    log: Path
-
-    def tail(self, chars: int = 3000) -> str:
-        return f"--- {self.name} (exit {self.popen.poll()}) ---\n" + self.log.read_text(errors="replace")[-chars:]
-
-
-@dataclass
-class Deployment:
-    url: str
-    processes: list[Process]
-
-    def graphql(self, query: str, variables: dict | None = None, timeout: float = 30) -> dict:
-        body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(f"{self.url}/graphql", data=body,
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                answer = json.loads(response.read())
-        except urllib.error.HTTPError as error:  # a malformed query: not a server still starting
-            raise AssertionError(f"GraphQL HTTP {error.code}: {error.read().decode(errors='replace')[:2000]}") from None
-        if answer.get("errors"):
-            raise AssertionError(f"GraphQL errors: {answer['errors']}")
-        return answer["data"]
-
-    def check_alive(self) -> None:
-        for process in self.processes:
-            if process.popen.poll() is not None:
-                pytest.fail(f"{process.name} exited\n{self.logs()}")
-
-    def logs(self) -> str:
-        return "\n".join(process.tail() for process in self.processes)
-
-    def wait_for(self, what: str, probe, timeout: float, interval: float = 1.0):
-        """Call ``probe()`` until it returns a truthy value; fail with the processes' logs after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                last = probe()
-            except OSError as error:  # not listening yet
-                last = error
-            if last and not isinstance(last, Exception):
-                return last
-            time.sleep(interval)
-        pytest.fail(f"{what} within {timeout} s (last: {last!r})\n{self.logs()}")
-
-
-def _start(name: str, command: list[str], env: dict, logs: Path) -> Process:
-    log = logs / f"{name}.log"
-    with log.open("wb") as handle:
-        popen = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=handle,
-                                 stderr=subprocess.STDOUT, start_new_session=True)
-    return Process(name, popen, log)
-
-
-def _stop(process: Process) -> None:
-    """SIGTERM the process group, SIGKILL what is left after 20 s."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.popen.pid, signal.SIGTERM)
-    try:
-        process.popen.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        pass
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.popen.pid, signal.SIGKILL)  # run workers and their step processes too
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.popen.wait(timeout=10)
-
-
-LOCATION_QUERY = """
-{ workspaceOrError { __typename ... on Workspace { locationEntries { name
-    locationOrLoadError { __typename ... on PythonError { message } }
-    loadStatus } } } }
-"""
-DAEMONS_QUERY = "{ instance { daemonHealth { allDaemonStatuses { daemonType healthy required } } } }"
-
-
-def _location_loaded(deployment: Deployment) -> bool:
-    data = deployment.graphql(LOCATION_QUERY)["workspaceOrError"]
-    entries = {entry["name"]: entry for entry in data.get("locationEntries", [])}
-    entry = entries.get(LOCATION)
-    if not entry or entry["loadStatus"] != "LOADED" or entry["locationOrLoadError"] is None:
-        return False
-    if entry["locationOrLoadError"]["__typename"] == "PythonError":
-        pytest.fail(f"the code location failed to load: {entry['locationOrLoadError']['message']}\n"
-                    f"{deployment.logs()}")
-    return True
-
-
-def _daemons_healthy(deployment: Deployment) -> bool:
-    statuses = deployment.graphql(DAEMONS_QUERY)["instance"]["daemonHealth"]["allDaemonStatuses"]
-    healthy = {s["daemonType"] for s in statuses if s["healthy"]}
-    return {"SCHEDULER", "SENSOR", "QUEUED_RUN_COORDINATOR", "BACKFILL"} <= healthy
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory) -> Iterator[Deployment]:
-    root = tmp_path_factory.mktemp("production_path")
-    home, data, logs = root / "dagster_home", root / "data", root / "logs"
-    for directory in (home, data, logs):
-        directory.mkdir()
-    (home / "dagster.yaml").write_text((REPO_ROOT / "deploy" / "dagster.yaml").read_text())
-    grpc_port, web_port = _free_port(), _free_port()
-    workspace = root / "workspace.yaml"
-    workspace.write_text(f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {grpc_port}\n"
-                         f"      location_name: {LOCATION}\n")
-    processes: list[Process] = []
-    with services.scratch_postgres_database("market_assets_production_path") as database:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("MARKET_ASSETS_", "DAGSTER_"))},
-            "DAGSTER_HOME": str(home),
-            "DAGSTER_PG_HOST": services.POSTGRES_HOST, "DAGSTER_PG_PORT": str(services.POSTGRES_PORT),
-            "DAGSTER_PG_USER": services.POSTGRES_USER, "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": database,
-            "DAGSTER_EVENT_BATCH_SIZE": "1000", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
-            "MARKET_ASSETS_ENV": "local",
-            "MARKET_ASSETS_START": START,
-            "MARKET_ASSETS_DATA_ROOT": str(data / "parquet"),
-            "MARKET_ASSETS_MLFLOW_URI": f"sqlite:///{data / 'mlflow.db'}",
-            "MARKET_ASSETS_MLFLOW_ARTIFACTS": str(data / "mlartifacts"),
-            "MARKET_ASSETS_OPTUNA_URL": f"sqlite:///{data / 'optuna.db'}",
-            "MARKET_ASSETS_UI_URL": f"http://127.0.0.1:{web_port}",
-        }
-        try:
-            processes.append(_start("code-server", [
-                str(BIN / "dagster"), "code-server", "start", "-m", "market_assets.definitions",
-                "-h", "127.0.0.1", "-p", str(grpc_port)], env, logs))
-            started = Deployment(f"http://127.0.0.1:{web_port}", processes)
-            health = [str(BIN / "dagster"), "api", "grpc-health-check", "--host", "127.0.0.1", "--port", str(grpc_port)]
-            started.wait_for("the code server answered its health check",
-                             lambda: subprocess.run(health, env=env, capture_output=True, timeout=30).returncode == 0,
-                             STARTUP_TIMEOUT)
-            processes.append(_start("webserver", [
-                str(BIN / "dagster-webserver"), "-w", str(workspace), "-h", "127.0.0.1", "-p", str(web_port)],
-                env, logs))
-            processes.append(_start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, logs))
-            started.wait_for("the webserver answered /server_info",
-                             lambda: urllib.request.urlopen(f"{started.url}/server_info", timeout=5).status == 200,
-                             STARTUP_TIMEOUT)
-            started.wait_for("the code location loaded", lambda: _location_loaded(started), STARTUP_TIMEOUT)
-            started.wait_for("the daemons reported healthy", lambda: _daemons_healthy(started), STARTUP_TIMEOUT)
-            yield started
-        finally:
-            for process in reversed(processes):
-                _stop(process)
+    with running_deployment(tmp_path_factory.mktemp("production_path"), {"MARKET_ASSETS_START": START}) as started:
+        yield started
 
 
 # --------------------------------------------------------------------------- runs
@@ -317,20 +173,18 @@ SENSOR_TICKS = """
 query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { __typename
   ... on Sensor { sensorState { status ticks(limit: 5) { status skipReason error { message } } } } } }
 """
+NIGHTLY = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "scheduleName": "nightly_schedule"}
+NEW_YORK = ZoneInfo("America/New_York")
 
 
-def test_the_daemon_runs_the_nightly_schedule_and_ticks_the_retrain_sensor(deployment):
-    schedule = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "scheduleName": "nightly_schedule"}
-    started = deployment.graphql(START_SCHEDULE, {"s": schedule})["startSchedule"]
-    assert started["__typename"] == "ScheduleStateResult", started
-    assert started["scheduleState"]["status"] == "RUNNING"
-    state = deployment.graphql(SCHEDULE_QUERY, {"s": schedule})["scheduleOrError"]
-    assert state["scheduleState"]["status"] == "RUNNING"
+def test_the_nightly_schedule_plans_its_evenings_and_the_daemon_ticks_the_retrain_sensor(deployment):
+    """nightly_schedule's next tick and a dry run of one evening (the daemon's real tick: the last test)."""
+    state = deployment.graphql(SCHEDULE_QUERY, {"s": NIGHTLY})["scheduleOrError"]
     (next_tick,) = state["futureTicks"]["results"]
-    next_time = dt.datetime.fromtimestamp(next_tick["timestamp"], ZoneInfo("America/New_York"))
+    next_time = dt.datetime.fromtimestamp(next_tick["timestamp"], NEW_YORK)
     assert (next_time.hour, next_time.minute) == (18, 30) and next_time.weekday() < 5
-    evening = dt.datetime(2024, 1, 10, 18, 30, tzinfo=ZoneInfo("America/New_York")).timestamp()
-    dry = deployment.graphql(SCHEDULE_DRY_RUN, {"s": schedule, "t": evening})["scheduleDryRun"]
+    evening = dt.datetime(2024, 1, 10, 18, 30, tzinfo=NEW_YORK).timestamp()
+    dry = deployment.graphql(SCHEDULE_DRY_RUN, {"s": NIGHTLY, "t": evening})["scheduleDryRun"]
     assert dry["__typename"] == "DryRunInstigationTick", dry
     (request,) = dry["evaluationResult"]["runRequests"]
     assert request["runKey"] == "daily-2024-01-10"
@@ -424,3 +278,249 @@ def test_chromium_renders_lineage_partitions_and_checks(deployment):
             execution = check["executionForLatestMaterialization"]
             shown = execution["status"].capitalize() if execution else "Not evaluated"
             assert f"{check['name']} {shown}" in text["checks"], (check, text["checks"][:2000])
+
+
+# --------------------------------------------------------------------------- PostgreSQL restarts
+
+RESTART_SESSIONS = ("2024-01-11", "2024-01-12")
+OUTAGE_SECONDS = 5  # long enough for the daemon's loops to meet a closed database
+RECOVERY_TIMEOUT = 120
+DAEMON_STATUS_QUERY = """
+{ instance { daemonHealth { allDaemonStatuses { daemonType required healthy lastHeartbeatTime
+  lastHeartbeatErrors { message } } } } }
+"""
+# one read through each storage the webserver holds a pooled connection to
+SENSOR_SELECTOR = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "sensorName": "retrain_sensor"}
+RECOVERY_QUERY = """
+query($sensor: SensorSelector!) {
+  runsOrError(limit: 1) { __typename ... on PythonError { message } }
+  assetOrError(assetKey: {path: ["raw_prices"]}) { __typename
+    ... on Asset { assetMaterializations(limit: 1) { runId } } }
+  sensorOrError(sensorSelector: $sensor) { __typename
+    ... on Sensor { sensorState { status } } ... on PythonError { message } }
+  instance { daemonHealth { allDaemonStatuses { daemonType } } } }
+"""
+DISCONNECTED = ("server closed the connection unexpectedly", "terminating connection due to administrator command",
+                "connection already closed", "Connection refused", "the database system is starting up")
+
+
+def _python_errors(data) -> list[str]:
+    """The messages of every PythonError in a GraphQL answer's data."""
+    if isinstance(data, dict):
+        own = [data["message"]] if data.get("__typename") == "PythonError" else []
+        return own + [m for value in data.values() for m in _python_errors(value)]
+    if isinstance(data, list):
+        return [m for value in data for m in _python_errors(value)]
+    return []
+
+
+def _launch_raw_prices(deployment: Deployment, session: str) -> str:
+    """Launch ``raw_prices`` for ``session`` (steps in the run worker's process: this is about the database)."""
+    launched = deployment.graphql(LAUNCH_RUN, {"params": {
+        "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": "__ASSET_JOB",
+                     "assetSelection": [{"path": ["raw_prices"]}], "assetCheckSelection": []},
+        "runConfigData": {"execution": {"config": {"in_process": {}}}},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": session}]},
+    }})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return launched["run"]["runId"]
+
+
+def _daemon_statuses(deployment: Deployment) -> dict[str, dict]:
+    statuses = deployment.graphql(DAEMON_STATUS_QUERY)["instance"]["daemonHealth"]["allDaemonStatuses"]
+    return {s["daemonType"]: s for s in statuses if s["daemonType"] in REQUIRED_DAEMONS}
+
+
+def test_the_daemon_recovers_when_postgresql_restarts(deployment, nightly_catch_up):
+    """A run succeeds; the test's own PostgreSQL stops for a few seconds and starts; the next run succeeds.
+
+    Right after the restart nightly_schedule is started to catch up its last
+    evening: the scheduler daemon's next iteration, also its next heartbeat,
+    ticks it (checked by the next test).
+    """
+    _wait_for_run(deployment, _launch_raw_prices(deployment, RESTART_SESSIONS[0]))
+    daemon_log = deployment.process("daemon").log
+    logged_before = daemon_log.stat().st_size
+    deployment.cluster.stop()  # fast: every connection is closed
+    time.sleep(OUTAGE_SECONDS)
+    deployment.check_alive()
+    deployment.cluster.start()
+    restarted, restarted_at = time.monotonic(), time.time()
+
+    # The webserver keeps one pooled connection per storage (no pre-ping): the first read through each
+    # stale connection fails with a disconnect, SQLAlchemy drops the pool, and the next read reconnects.
+    failed_reads: list[tuple[float, list[str]]] = []
+
+    def reads_answer() -> bool:
+        answer = deployment.graphql_answer(RECOVERY_QUERY, {"sensor": SENSOR_SELECTOR})
+        errors = [e["message"] for e in answer.get("errors") or []] + _python_errors(answer.get("data"))
+        if errors:
+            failed_reads.append((round(time.monotonic() - restarted, 2), errors))
+        return not errors and not answer.get("http_status")
+
+    deployment.wait_for("the webserver answered reads from every storage", reads_answer, RECOVERY_TIMEOUT,
+                        interval=0.5)
+    reads_recovered = time.monotonic() - restarted
+    for _, errors in failed_reads:
+        assert all(any(d in e for d in DISCONNECTED) for e in errors), failed_reads
+    assert len(failed_reads) <= 3, failed_reads  # one per stale pooled connection, not an outage
+
+    # the queued run is dequeued by the daemon and executed; meanwhile each daemon posts a heartbeat
+    run_id = _launch_raw_prices(deployment, RESTART_SESSIONS[1])
+    nightly_catch_up.start()
+    seen: dict[str, float] = {}
+
+    def recovered() -> bool:
+        if "run" not in seen and (run := _run(deployment, run_id))["status"] in DONE:
+            assert run["status"] == "SUCCESS", f"run {run_id} after the restart: {run['status']}\n{deployment.logs()}"
+            seen["run"] = time.monotonic() - restarted
+        for name, status in _daemon_statuses(deployment).items():
+            if name not in seen and (status["lastHeartbeatTime"] or 0) > restarted_at:
+                assert status["healthy"] and not status["lastHeartbeatErrors"], status
+                seen[name] = time.monotonic() - restarted
+        return {"run", *REQUIRED_DAEMONS} <= seen.keys()
+
+    deployment.wait_for("the run after the restart succeeded and every daemon sent a heartbeat", recovered,
+                        RECOVERY_TIMEOUT)
+    deployment.check_alive()  # the daemon did not exit
+    logged = daemon_log.read_bytes()[logged_before:].decode(errors="replace")
+    # during the outage the daemon's storage calls retried their connection; no loop failed
+    assert "Retrying failed database connection" in logged, logged[-3000:]
+    assert "Caught error, daemon loop will restart" not in logged, logged[-3000:]
+    print(f"\nPostgreSQL down {OUTAGE_SECONDS} s; after its start: webserver reads answered in {reads_recovered:.1f} s "
+          f"({len(failed_reads)} failed read(s): {[e[:80] for _, errs in failed_reads for e in errs]}); "
+          + ", ".join(f"{name} {at:.1f} s" for name, at in sorted(seen.items(), key=lambda kv: kv[1]))
+          + f"; daemon log lines during the outage: {logged.count(chr(10))}, "
+          f"connection retries: {logged.count('Retrying failed database connection')}")
+
+
+# --------------------------------------------------------------------------- the nightly schedule's real tick
+
+STOP_SCHEDULE = """
+mutation($id: String!) { stopRunningSchedule(id: $id) { __typename
+  ... on ScheduleStateResult { scheduleState { status } } ... on PythonError { message } } }
+"""
+SCHEDULE_DEFINITION = """
+query($s: ScheduleSelector!) { scheduleOrError(scheduleSelector: $s) { __typename
+  ... on Schedule { cronSchedule executionTimezone scheduleState { id status } } } }
+"""
+SCHEDULE_TICKS = """
+query($s: ScheduleSelector!) { scheduleOrError(scheduleSelector: $s) { __typename
+  ... on Schedule { scheduleState { ticks(limit: 5) { status timestamp runIds skipReason error { message } } } } } }
+"""
+TERMINATE_RUN = """
+mutation($id: String!) { terminateRun(runId: $id) { __typename
+  ... on TerminateRunSuccess { run { status } } ... on TerminateRunFailure { message }
+  ... on PythonError { message } } }
+"""
+CATCH_UP_LEAD = 60  # the backdated start: this many seconds before the cron time to catch up
+TERMINATE_TIMEOUT = 90
+
+
+def _last_nightly_time(now: dt.datetime) -> dt.datetime:
+    """The last time before ``now`` matching nightly_schedule's cron, ``30 18 * * 1-5`` in New York."""
+    day = now.astimezone(NEW_YORK).date()
+    while (at := dt.datetime.combine(day, dt.time(18, 30), NEW_YORK)) >= now or at.weekday() >= 5:
+        day -= dt.timedelta(days=1)
+    return at
+
+
+@dataclass
+class NightlyCatchUp:
+    """nightly_schedule started as if a minute before its last cron time, so that the daemon ticks it now.
+
+    ``startSchedule`` writes the schedule's RUNNING state with the current time
+    as its start; :meth:`start` writes the same state with an earlier start, as
+    if the schedule had been started yesterday and the daemon had been down at
+    18:30: the scheduler daemon catches up on the one cron time since the start
+    (at its next iteration, on the minute), as it does after an outage. The
+    state must be written before the daemon first sees the schedule running:
+    from then on the daemon keeps the last evaluation time in memory and waits
+    for the next cron time. Dagster has no public API for a backdated start, so
+    this uses its schedule storage types.
+    """
+
+    deployment: Deployment
+    cron_time: dt.datetime | None = None
+
+    def start(self) -> dt.datetime:
+        """Write the backdated state (once); return the cron time the daemon is to catch up."""
+        if self.cron_time is not None:
+            return self.cron_time
+        from dagster._core.remote_origin import (GrpcServerCodeLocationOrigin, RemoteInstigatorOrigin,
+                                                 RemoteRepositoryOrigin)
+        from dagster._core.remote_representation.handle import CompoundID
+        from dagster._core.scheduler.instigation import (InstigatorState, InstigatorStatus, InstigatorType,
+                                                         ScheduleInstigatorData)
+        from dagster_postgres import PostgresScheduleStorage
+
+        schedule = self.deployment.graphql(SCHEDULE_DEFINITION, {"s": NIGHTLY})["scheduleOrError"]
+        assert (schedule["cronSchedule"], schedule["executionTimezone"]) == ("30 18 * * 1-5", "America/New_York")
+        assert schedule["scheduleState"]["status"] == "STOPPED", "the daemon must not have seen it running yet"
+        origin = RemoteInstigatorOrigin(RemoteRepositoryOrigin(
+            GrpcServerCodeLocationOrigin(host="127.0.0.1", port=self.deployment.grpc_port, location_name=LOCATION),
+            REPOSITORY), "nightly_schedule")
+        # the origin the webserver and the daemon derive from workspace.yaml
+        assert CompoundID.from_string(schedule["scheduleState"]["id"]).remote_origin_id == origin.get_id()
+        cron_time = _last_nightly_time(dt.datetime.now(dt.UTC))
+        PostgresScheduleStorage(self.deployment.postgres_url, should_autocreate_tables=False).add_instigator_state(
+            InstigatorState(origin, InstigatorType.SCHEDULE, InstigatorStatus.RUNNING,
+                            ScheduleInstigatorData(schedule["cronSchedule"], cron_time.timestamp() - CATCH_UP_LEAD)))
+        self.cron_time = cron_time
+        return cron_time
+
+
+@pytest.fixture(scope="module")
+def nightly_catch_up(deployment) -> NightlyCatchUp:
+    return NightlyCatchUp(deployment)
+
+
+def test_the_daemon_ticks_the_nightly_schedule_for_its_last_evening(deployment, nightly_catch_up):
+    """The scheduler daemon's own tick of the last 18:30 New York, checked against the schedule's dry run.
+
+    The restart test before this one starts the catch-up right after PostgreSQL
+    comes back (its wait overlaps the run there); alone, this test starts it.
+    """
+    cron_time = nightly_catch_up.start()
+
+    def ticked():
+        ticks = deployment.graphql(SCHEDULE_TICKS, {"s": NIGHTLY})["scheduleOrError"]["scheduleState"]["ticks"]
+        return [t for t in ticks if t["status"] != "STARTED"]
+
+    (tick, *_) = deployment.wait_for("the daemon recorded a tick of nightly_schedule", ticked, TICK_TIMEOUT, interval=2)
+    # the cron time caught up, unless another one passed while the test ran (the daemon launches only the last)
+    assert tick["timestamp"] >= cron_time.timestamp(), (tick, cron_time)
+    evening = dt.datetime.fromtimestamp(tick["timestamp"], NEW_YORK)
+    dry = deployment.graphql(SCHEDULE_DRY_RUN, {"s": NIGHTLY, "t": tick["timestamp"]})["scheduleDryRun"]
+    requests = dry["evaluationResult"]["runRequests"] or []
+    if not requests:  # the evening of an exchange holiday: the daemon skipped, as the schedule says
+        assert tick["status"] == "SKIPPED" and tick["skipReason"] == dry["evaluationResult"]["skipReason"], tick
+        return
+    assert tick["status"] == "SUCCESS", tick
+    (run_id,) = tick["runIds"]
+    tags = {t["key"]: t["value"] for t in _run(deployment, run_id)["tags"]}
+    assert tags["dagster/schedule_name"] == "nightly_schedule"
+    assert tags["dagster/partition"] == evening.date().isoformat()  # that evening's session
+    assert {t["key"]: t["value"] for t in requests[0]["tags"]}["dagster/partition"] == tags["dagster/partition"]
+
+    # the whole nightly pipeline would follow: terminate the run (possible once it is QUEUED or STARTED,
+    # not while STARTING) and see it canceled
+    answers = []
+
+    def terminated():
+        status = _run(deployment, run_id)["status"]
+        if status in {"QUEUED", "STARTED"}:
+            answers.append(deployment.graphql(TERMINATE_RUN, {"id": run_id})["terminateRun"])
+        return status in DONE and status
+
+    ended = deployment.wait_for(f"the nightly run {run_id} ended", terminated, TERMINATE_TIMEOUT)
+    assert ended == "CANCELED", f"{ended}, {answers}\n{deployment.logs()}"
+
+    # stopped and started again from the UI's mutations, it plans its next evening
+    state_id = deployment.graphql(SCHEDULE_DEFINITION, {"s": NIGHTLY})["scheduleOrError"]["scheduleState"]["id"]
+    stopped = deployment.graphql(STOP_SCHEDULE, {"id": state_id})["stopRunningSchedule"]
+    assert stopped["scheduleState"]["status"] == "STOPPED", stopped
+    started = deployment.graphql(START_SCHEDULE, {"s": NIGHTLY})["startSchedule"]
+    assert started["scheduleState"]["status"] == "RUNNING", started
+    (next_tick,) = deployment.graphql(SCHEDULE_QUERY, {"s": NIGHTLY})["scheduleOrError"]["futureTicks"]["results"]
+    assert next_tick["timestamp"] > time.time()
