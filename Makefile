@@ -54,7 +54,7 @@ validate: setup ## check that the definitions load
 
 bench: setup ## speed and memory figures (several minutes each; installs the bench group: vectorbt)
 	$(UV) sync --frozen --group bench
-	.venv/bin/python benchmarks/bench_validated_prices.py
+	.venv/bin/python benchmarks/bench_validated_prices.py --postgres
 	.venv/bin/python benchmarks/bench_features.py
 	.venv/bin/python benchmarks/bench_training.py
 	.venv/bin/python benchmarks/bench_drift.py

@@ -1,9 +1,11 @@
 # syntax=docker/dockerfile:1
 # The webserver/daemon image: Dagster from the same uv.lock as the user code (one
-# version of every dagster-* package), without the market_assets code: the
-# webserver and the daemon reach the code location over gRPC
-# (deploy/workspace.docker.yaml). The compose file also runs the MLflow tracking
-# server from this image (mlflow and psycopg2 are locked dependencies).
+# version of every dagster-* package). The webserver and the daemon reach the code
+# location over gRPC (deploy/workspace.docker.yaml) and never load its definitions;
+# the package is installed for the instance storage deploy/dagster.yaml names
+# (market_assets.instance_storage: they create runs, and so write their planned
+# events). The compose file also runs the MLflow tracking server from this image
+# (mlflow and psycopg2 are locked dependencies).
 # Build from the repository root:
 #   docker build -f deploy/dagster.Dockerfile -t market-assets-dagster .
 FROM python:3.11-slim
@@ -23,6 +25,8 @@ RUN pip install --no-cache-dir "uv==${UV_VERSION}" \
 WORKDIR /opt/market_assets
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
+COPY market_assets ./market_assets
+RUN uv sync --frozen --no-dev
 
 COPY deploy/dagster.yaml /opt/dagster/home/dagster.yaml
 COPY deploy/workspace.docker.yaml /opt/dagster/home/workspace.yaml

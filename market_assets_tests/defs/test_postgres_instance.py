@@ -34,6 +34,8 @@ def test_partitions_materialize_into_postgres_and_read_back(tmp_path, monkeypatc
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     with dg.DagsterInstance.get() as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        # the planned asset-check rows go through market_assets.instance_storage
+        assert type(instance.event_log_storage).__name__ == "CheckPlanningPostgresEventLogStorage"
         result = dg.materialize(
             [raw_prices, validate_prices_step],
             instance=instance,
