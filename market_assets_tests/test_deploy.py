@@ -3,7 +3,12 @@
 * Every YAML file parses.
 * Compose: each service's image is built from an existing Dockerfile and context,
   or is a pinned external image; named volumes, secrets and ``depends_on``
-  targets are declared; every ``${VAR}`` is documented in ``deploy/.env.example``;
+  targets are declared; every ``${VAR}`` is documented in ``deploy/.env.example``,
+  and the file interpolated as compose does with that example (its empty secrets
+  filled in) resolves every variable; no password is a literal; the Celery broker
+  URL logs in to the ``rabbitmq`` service as its user, the backend is ``redis``,
+  and the services that use them wait for both to be healthy; RabbitMQ's
+  ``consumer_timeout`` exceeds the hour Redis' ``visibility_timeout`` allows a step;
   every Dagster process gets the instance's variables and the event-batching
   settings; ``MARKET_ASSETS_*`` names are settings the code reads; only the
   proxy publishes ports, on loopback unless configured; the workspace points
@@ -34,6 +39,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 import dagster as dg
 import pytest
@@ -43,7 +49,7 @@ from dagster._config.field_utils import Shape
 from dagster._core.errors import DagsterInvalidConfigError
 from dagster._core.instance.config import dagster_instance_config, dagster_instance_config_schema
 
-from market_assets.defs.executors import BACKEND_VARIABLE, BROKER_VARIABLE
+from market_assets.defs.executors import AMQP_SCHEMES, BACKEND_VARIABLE, BROKER_VARIABLE, load_celery_settings
 from market_assets.settings import REPO_ROOT, VARIABLES
 from market_assets_tests import services
 
@@ -312,6 +318,193 @@ def test_every_compose_variable_is_documented_in_env_example() -> None:
                if line and not line.startswith("#")}
     assert used - example == set()
     assert "DAGSTER_PG_PASSWORD" in used
+
+
+class MissingVariable(ValueError):
+    """A ``${VAR?error}`` / ``${VAR:?error}`` whose variable is unset (or empty)."""
+
+
+_REFERENCE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])(.*))?", re.S)
+_UNBRACED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def interpolate(text: str, variables: Mapping[str, str]) -> str:
+    """``text`` with its variables replaced as compose does: ``${VAR}`` and ``$VAR``, ``${VAR-default}``
+    and ``${VAR:-default}`` (the default may hold references itself), ``${VAR?error}`` and ``${VAR:?error}``
+    (raise :class:`MissingVariable`), ``${VAR+other}`` and ``${VAR:+other}``, ``$$`` for ``$``; an unset
+    plain ``${VAR}`` becomes empty (compose warns). With ``:`` an empty value counts as unset."""
+    out, i = [], 0
+    while i < len(text):
+        if text.startswith("$$", i):
+            out.append("$")
+            i += 2
+        elif text.startswith("${", i):
+            depth, j = 1, i + 2
+            while depth:
+                assert j < len(text), f"unclosed ${{ in {text[i:i + 80]!r}"
+                if text.startswith("${", j):
+                    depth, j = depth + 1, j + 2
+                    continue
+                depth -= text[j] == "}"
+                j += 1
+            match = _REFERENCE.fullmatch(text[i + 2 : j - 1])
+            assert match, f"not a variable reference: {text[i:j]!r}"
+            name, operator, argument = match.groups()
+            value = variables.get(name)
+            unset = value is None or (bool(operator) and operator.startswith(":") and value == "")
+            if operator is None:
+                out.append(value or "")
+            elif operator.endswith("-"):
+                out.append(interpolate(argument, variables) if unset else value)
+            elif operator.endswith("?"):
+                if unset:
+                    raise MissingVariable(f"{name}: {interpolate(argument, variables)}")
+                out.append(value)
+            else:
+                out.append("" if unset else interpolate(argument, variables))
+            i = j
+        elif text[i] == "$" and (match := _UNBRACED.match(text, i + 1)):
+            out.append(variables.get(match.group(), ""))
+            i = match.end()
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def env_file(text: str, filled_in: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A compose ``.env`` file's variables: ``KEY=VALUE`` lines, ``#`` comments; unquoted and double-quoted
+    values are interpolated with the variables above them, single-quoted ones are literal. ``filled_in``
+    sets the value of those keys, as a user editing the file would."""
+    variables: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, _, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if filled_in and key in filled_in:
+            value = filled_in[key]
+        if len(value) >= 2 and value[0] == value[-1] == "'":
+            variables[key] = value[1:-1]
+        else:
+            variables[key] = interpolate(value.strip('"'), variables)
+    return variables
+
+
+ENV_EXAMPLE = DEPLOY / ".env.example"
+#: What a user puts into deploy/.env for the variables the example leaves empty.
+FILLED_IN = {"DAGSTER_PG_PASSWORD": "pg-Secret_1", "RABBITMQ_DEFAULT_PASS": "mq-Secret_2",
+             "MARKET_ASSETS_ALERT_WEBHOOK_URL": ""}
+SECRET_NAME = re.compile(r"PASSWORD|PASS$|SECRET|TOKEN")
+
+
+@pytest.fixture(scope="module")
+def resolved_compose() -> dict[str, Any]:
+    """deploy/docker-compose.yaml as compose reads it with deploy/.env copied from the example and filled in."""
+    return yaml.safe_load(interpolate(COMPOSE_FILE.read_text(), env_file(ENV_EXAMPLE.read_text(), FILLED_IN)))
+
+
+def test_compose_resolves_with_the_env_example_once_its_secrets_are_set() -> None:
+    text = COMPOSE_FILE.read_text()
+    example = env_file(ENV_EXAMPLE.read_text())
+    required = set(re.findall(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*):?\?", text))
+    assert {"DAGSTER_PG_PASSWORD", "RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS"} <= required
+    assert required <= set(example)
+    # the example leaves exactly the secrets empty (and the optional webhook); compose refuses to start so
+    empty = {name for name, value in example.items() if value == ""}
+    assert empty == set(FILLED_IN), empty
+    assert {name for name in required if not example[name]} == {n for n in FILLED_IN if SECRET_NAME.search(n)}
+    with pytest.raises(MissingVariable, match="set DAGSTER_PG_PASSWORD in deploy/.env"):
+        interpolate(text, example)
+    with pytest.raises(MissingVariable, match="set RABBITMQ_DEFAULT_PASS in deploy/.env"):
+        interpolate(text, {**example, "DAGSTER_PG_PASSWORD": "x"})
+    resolved = interpolate(text, env_file(ENV_EXAMPLE.read_text(), FILLED_IN))
+    assert "${" not in resolved and yaml.safe_load(resolved)["services"]
+
+
+def test_the_interpolation_is_composes() -> None:
+    variables = {"A": "a", "EMPTY": ""}
+    assert interpolate("${A}-$A-${UNSET}-$$A", variables) == "a-a--$A"
+    assert interpolate("${UNSET-x${A}y}|${EMPTY-d}|${EMPTY:-d}|${A:-d}", variables) == "xay||d|a"
+    assert interpolate("${A:+yes}|${EMPTY+set}|${EMPTY:+no}", variables) == "yes|set|"
+    with pytest.raises(MissingVariable, match="EMPTY: give it"):
+        interpolate("${EMPTY:?give it}", variables)
+    assert interpolate("${EMPTY?given}", variables) == ""
+    assert env_file("# c\nA=1\nB=${A}2\nC='${A}'\nD=\"${B}\"\n", {"A": "0"}) == {
+        "A": "0", "B": "02", "C": "${A}", "D": "02"}
+
+
+def test_compose_holds_no_password_only_references() -> None:
+    text = COMPOSE_FILE.read_text()
+    for name, service in _yaml(COMPOSE_FILE)["services"].items():
+        environment = service.get("environment", {})
+        for key, value in environment.items():
+            if SECRET_NAME.search(key):
+                assert re.fullmatch(r"\$\{[A-Z_][A-Z0-9_]*(:?\?[^}]*)?\}", str(value)), f"{name}: {key}={value!r}"
+    passwords = re.findall(r"://[^\s/@]*?:([^\s/@]*)@", text)  # the password of every URL with credentials
+    assert len(passwords) >= 3  # MLflow's and Optuna's PostgreSQL URLs, the broker's default
+    for password in passwords:
+        assert re.fullmatch(r"\$\{[A-Z_][A-Z0-9_]*\}", password), f"a literal password in a URL: {password!r}"
+    example = env_file(ENV_EXAMPLE.read_text())
+    assert all(example[key] == "" for key in example if SECRET_NAME.search(key))
+
+
+def test_the_celery_broker_is_the_rabbitmq_service(resolved_compose) -> None:
+    services = resolved_compose["services"]
+    users = [name for name, s in services.items() if BROKER_VARIABLE in s.get("environment", {})]
+    assert sorted(users) == ["code", "worker"]  # the run workers (children of `code`) and the Celery workers
+    for name in users:
+        environment, depends_on = services[name]["environment"], services[name]["depends_on"]
+        celery = load_celery_settings(environment)
+        broker, backend = urlsplit(celery.broker), urlsplit(celery.backend)
+        assert broker.scheme in AMQP_SCHEMES and broker.hostname == "rabbitmq" and broker.port == 5672
+        assert broker.path == "//"  # the default vhost, "/"
+        rabbitmq = services[broker.hostname]
+        assert rabbitmq["image"].startswith("rabbitmq:") and "management" not in rabbitmq["image"]
+        assert (broker.username, broker.password) == (
+            rabbitmq["environment"]["RABBITMQ_DEFAULT_USER"], rabbitmq["environment"]["RABBITMQ_DEFAULT_PASS"])
+        assert broker.password == FILLED_IN["RABBITMQ_DEFAULT_PASS"] and broker.username != "guest"
+        assert backend.scheme == "redis" and backend.hostname == "redis" and backend.path == "/1"
+        assert services[backend.hostname]["image"].startswith("redis:")
+        for dependency in (broker.hostname, backend.hostname):
+            assert depends_on.get(dependency) == {"condition": "service_healthy"}, (name, dependency)
+            assert services[dependency]["healthcheck"]["test"], dependency
+    assert services["rabbitmq"]["healthcheck"]["test"] == ["CMD", "rabbitmq-diagnostics", "-q", "ping"]
+    # the webserver and the daemon reach the broker only through `code`, which they wait for
+    for name in ("webserver", "daemon"):
+        assert services[name]["depends_on"] == {"code": {"condition": "service_healthy"}}
+
+
+def test_the_compose_default_broker_is_the_env_examples_and_empty_means_no_celery() -> None:
+    text = COMPOSE_FILE.read_text()
+    filled = env_file(ENV_EXAMPLE.read_text(), FILLED_IN)
+    unset = {k: v for k, v in filled.items() if k != BROKER_VARIABLE}
+
+    def broker(variables: Mapping[str, str]) -> str:
+        value = yaml.safe_load(interpolate(text, variables))["services"]["code"]["environment"][BROKER_VARIABLE]
+        return value or ""  # `KEY:` with nothing after it: compose sets the variable empty
+
+    assert broker(unset) == broker(filled) == "pyamqp://dagster:mq-Secret_2@rabbitmq:5672//"
+    assert broker({**filled, BROKER_VARIABLE: ""}) == ""
+    assert load_celery_settings({BROKER_VARIABLE: ""}).broker is None
+
+
+def test_rabbitmq_keeps_its_data_and_a_long_step_is_not_redelivered(resolved_compose) -> None:
+    rabbitmq = resolved_compose["services"]["rabbitmq"]
+    mounts = dict(mount.split(":")[:2] for mount in rabbitmq["volumes"])  # source -> target
+    assert mounts["rabbitmq"] == "/var/lib/rabbitmq" and "rabbitmq" in resolved_compose["volumes"]
+    # the data directory is named after the node, the node after the host: a fixed host name finds it again
+    assert rabbitmq["hostname"] == "rabbitmq"
+    assert mounts["./rabbitmq.conf"].startswith("/etc/rabbitmq/conf.d/") and mounts["./rabbitmq.conf"].endswith(
+        ".conf")
+    settings = dict(line.split("=", 1) for line in (DEPLOY / "rabbitmq.conf").read_text().splitlines()
+                    if line.strip() and not line.startswith("#"))
+    consumer_timeout_ms = int(settings["consumer_timeout "].strip())
+    options = _yaml(DEPLOY / "celery.yaml")["execution"]["config"]["config_source"]
+    visibility_timeout_s = options["broker_transport_options"]["visibility_timeout"]
+    assert options["task_acks_late"] is True  # why the timeout matters: a step is acknowledged once it has run
+    # RabbitMQ's default is 30 min; it must exceed the longest step, which Redis' timeout takes to be under it
+    assert consumer_timeout_ms > 30 * 60 * 1000 and consumer_timeout_ms >= visibility_timeout_s * 1000
 
 
 def _service_command(service: Mapping[str, Any], image: Dockerfile | None) -> list[str]:
