@@ -18,9 +18,9 @@
   every command (image default, compose, Helm) runs an executable of a package
   the image installs from ``uv.lock``, its ``-m``/``-A`` modules exist, and the
   files it names are copied into the image.
-* ``deploy/dagster.yaml`` passes Dagster's own instance schema (a misspelt key or
-  an unset variable is refused: the check is real) and, against the local
-  PostgreSQL, becomes a working ``DagsterInstance``.
+* ``deploy/dagster.yaml`` passes Dagster's own instance schema and its custom
+  storage class's (a misspelt key or an unset variable is refused: the check is
+  real) and, against the local PostgreSQL, becomes a working ``DagsterInstance``.
 * Helm values: only keys of the official chart's schema, K8sRunLauncher, one
   user-code deployment, external PostgreSQL, secrets only by reference.
 * The README's Deployment section names every file in deploy/.
@@ -627,7 +627,18 @@ def instance_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def _storage_config(storage: Mapping[str, Any]) -> Any:
+    """The ``storage: custom`` block processed by its class's own schema, as the instance does when it loads
+    the class (Dagster's instance schema leaves a custom class's ``config`` unchecked)."""
+    from dagster._config import resolve_to_config_type
+
+    storage_class = getattr(importlib.import_module(storage["module"]), storage["class"])
+    return process_config(resolve_to_config_type(storage_class.config_type()), storage["config"])
+
+
 def test_the_production_instance_config_passes_dagsters_schema(instance_dir, monkeypatch) -> None:
+    from dagster_postgres.storage import DagsterPostgresStorage
+
     for name, value in PG_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     config, custom_class = dagster_instance_config(str(instance_dir))
@@ -635,7 +646,12 @@ def test_the_production_instance_config_passes_dagsters_schema(instance_dir, mon
     resolved = process_config(Shape(dagster_instance_config_schema()), config)
     assert resolved.success, resolved.errors
     value = resolved.value
-    database = value["storage"]["postgres"]["postgres_db"]
+    storage = value["storage"]["custom"]  # dagster-postgres' storage with market_assets' event log
+    assert (storage["module"], storage["class"]) == ("market_assets.instance_storage", "PostgresStorage")
+    assert issubclass(getattr(importlib.import_module(storage["module"]), storage["class"]), DagsterPostgresStorage)
+    storage_config = _storage_config(storage)
+    assert storage_config.success, storage_config.errors
+    database = storage_config.value["postgres_db"]
     assert database["scheme"] == "postgresql+psycopg2" and database["hostname"] == "db.internal"
     assert database["port"] == 5432 and database["password"] == "dummy"
     assert value["run_coordinator"]["class"] == "QueuedRunCoordinator"
@@ -657,8 +673,10 @@ def test_an_unset_instance_variable_is_named(instance_dir, monkeypatch) -> None:
     monkeypatch.delenv("DAGSTER_PG_HOST")
     config, _ = dagster_instance_config(str(instance_dir))
     resolved = process_config(Shape(dagster_instance_config_schema()), config)
-    assert not resolved.success
-    assert "DAGSTER_PG_HOST" in " ".join(error.message for error in resolved.errors)
+    assert resolved.success  # the custom storage's config is its class's to check
+    storage_config = _storage_config(resolved.value["storage"]["custom"])
+    assert not storage_config.success
+    assert "DAGSTER_PG_HOST" in " ".join(error.message for error in storage_config.errors)
 
 
 @pytest.mark.postgres
@@ -670,7 +688,9 @@ def test_the_production_instance_starts_on_postgresql(instance_dir, monkeypatch)
             monkeypatch.setenv(name, value)
         with dg.DagsterInstance.from_config(str(instance_dir)) as instance:
             assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-            assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+            # dagster-postgres' event log, its planned asset-check rows written by market_assets.instance_storage
+            assert type(instance.event_log_storage).__name__ == "CheckPlanningPostgresEventLogStorage"
+            assert "PostgresEventLogStorage" in [c.__name__ for c in type(instance.event_log_storage).__mro__]
             assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
             assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
             assert instance.run_retries_retry_on_asset_or_op_failure is False
