@@ -24,9 +24,10 @@ from __future__ import annotations
 from typing import Any
 
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.base_storage import DagsterStorage
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
 from dagster._serdes import serialize_value
-from dagster_postgres import PostgresEventLogStorage
+from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 from dagster_postgres.storage import DagsterPostgresStorage
 
 
@@ -54,10 +55,17 @@ class PostgresStorage(DagsterPostgresStorage):
 
     def __init__(self, postgres_url: str, should_autocreate_tables: bool = True, inst_data=None,
                  token_provider=None) -> None:
-        super().__init__(postgres_url, should_autocreate_tables, inst_data=inst_data, token_provider=token_provider)
-        self._event_log_storage.dispose()
+        # DagsterPostgresStorage.__init__'s assignments with our event log; not calling it keeps its
+        # own event log storage (and its table check) from being built and thrown away.
+        self.postgres_url = postgres_url
+        self.should_autocreate_tables = should_autocreate_tables
+        self._inst_data = inst_data
+        self._run_storage = PostgresRunStorage(postgres_url, should_autocreate_tables, token_provider=token_provider)
         self._event_log_storage = CheckPlanningPostgresEventLogStorage(
             postgres_url, should_autocreate_tables, token_provider=token_provider)
+        self._schedule_storage = PostgresScheduleStorage(
+            postgres_url, should_autocreate_tables, token_provider=token_provider)
+        DagsterStorage.__init__(self)
 
     @classmethod
     def from_config_value(cls, inst_data, config_value: dict[str, Any]) -> PostgresStorage:  # type: ignore[override]

@@ -335,6 +335,10 @@ def celery_stack_on(root: Path, broker: str, backend: str, worker_config: Path) 
             STEP_REPORTS_VARIABLE: str(root / "step_reports"),
         }
         (root / "step_reports").mkdir()
+        # The instance's tables exist before the workers start, as in a deployment whose webserver
+        # and daemon came up first: two workers creating them at once race on alembic_version.
+        with dg.DagsterInstance.from_config(str(home)):
+            pass
         started = time.monotonic()
         with celery_workers(environ, log_dir, count=2, config=worker_config) as workers:
             yield CeleryStack(environ, workers, log_dir, time.monotonic() - started)
