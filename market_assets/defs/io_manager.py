@@ -293,8 +293,13 @@ def _partition_metadata_sink(context: dg.OutputContext):
 def _add_frame_metadata(
     context: dg.OutputContext, frame: pl.DataFrame, location: str, partitions: int, *, row_count: bool = True
 ) -> None:
-    """What is true of every partition written: the schema with column descriptions."""
-    from market_assets.defs.columns import column_description
+    """What is true of every partition written: the schema with column descriptions.
+
+    The schema is left out when the asset's definition declares exactly it
+    (:func:`market_assets.defs.columns.declared_column_schema`): the UI shows
+    the declared one, and a range run does not write it into every session's event.
+    """
+    from market_assets.defs.columns import column_description, table_schema
 
     undocumented = [name for name in frame.columns if column_description(name) is None]
     if undocumented:
@@ -302,17 +307,15 @@ def _add_frame_metadata(
             f"{context.asset_key.to_user_string()}: column(s) {undocumented} have no description; "
             "add them to market_assets/defs/columns.py"
         )
-    metadata: dict[str, object] = {
-        "dagster/column_schema": dg.TableSchema(
-            columns=[
-                dg.TableColumn(name, str(dtype), description=column_description(name))
-                for name, dtype in frame.schema.items()
-            ]
-        ),
-    }
+    metadata: dict[str, object] = {}
+    written = table_schema(frame.schema)
+    declared = (context.definition_metadata or {}).get("dagster/column_schema")
+    if declared is None or getattr(declared, "value", declared) != written:
+        metadata["dagster/column_schema"] = written  # what the definition does not already say
     if row_count:
         metadata["dagster/row_count"] = frame.height
         metadata["path"] = dg.MetadataValue.path(location)
     if not partitions:
         metadata["path"] = dg.MetadataValue.path(location)
-    context.add_output_metadata(metadata)
+    if metadata:
+        context.add_output_metadata(metadata)

@@ -43,3 +43,39 @@ def test_the_io_manager_attaches_the_descriptions_to_the_schema(tmp_path):
     assert {c.name: c.description for c in schema.columns} == {
         name: column_description(name) for name in frame.columns
     }
+
+
+def _declared(table: pl.DataFrame) -> dict:
+    from market_assets.defs.columns import declared_column_schema
+
+    return declared_column_schema(table.schema)
+
+
+def test_a_declared_schema_is_not_repeated_in_the_materialization_and_a_different_one_is(tmp_path):
+    frame = pl.DataFrame({"date": [dt.date(2025, 1, 2)], "symbol": ["A"], "fwd_ret_1": [0.01]})
+    manager = PartitionedParquetIOManager(root=str(tmp_path))
+    same = dg.build_output_context(asset_key=dg.AssetKey("labels"), definition_metadata=_declared(frame))
+    manager.handle_output(same, frame)
+    assert "dagster/column_schema" not in same.get_logged_metadata()
+    # a column more, or one of another dtype, than declared: the materialization says what was written
+    for written in (frame.with_columns(fwd_ret_5=pl.lit(0.02)), frame.with_columns(pl.col("fwd_ret_1").cast(pl.Float32))):
+        other = dg.build_output_context(asset_key=dg.AssetKey("labels"), definition_metadata=_declared(frame))
+        manager.handle_output(other, written)
+        logged = other.get_logged_metadata()["dagster/column_schema"].schema
+        assert [(c.name, c.type) for c in logged.columns] == [(n, str(t)) for n, t in written.schema.items()]
+
+
+@pytest.mark.parametrize("asset_name", ["raw_prices", "validated_prices", "price_rejections"])
+def test_the_price_assets_declare_the_columns_they_write(tmp_path, asset_name):
+    from market_assets.defs.assets.prices import raw_prices, validate_prices_step
+    from market_assets.defs.resources import PriceSourceResource
+
+    with dg.instance_for_test() as instance:
+        assert dg.materialize([raw_prices, validate_prices_step], instance=instance, partition_key="2024-01-10",
+                              resources={"parquet_io_manager": PartitionedParquetIOManager(root=str(tmp_path)),
+                                         "price_source": PriceSourceResource(n_symbols=20, defects=0.05)}).success
+    definition = raw_prices if asset_name == "raw_prices" else validate_prices_step
+    declared = definition.metadata_by_key[dg.AssetKey(asset_name)]["dagster/column_schema"]
+    written = pl.read_parquet_schema(tmp_path / asset_name / "2024-01-10.parquet")
+    assert [(c.name, c.type) for c in declared.columns] == [(n, str(t)) for n, t in written.items()]
+    assert all(c.description for c in declared.columns)

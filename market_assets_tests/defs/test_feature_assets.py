@@ -158,7 +158,12 @@ def test_range_runs_give_each_session_its_own_metadata_and_check_evaluations(sto
     assert result.success
     metadata = _by_partition(result, "feature_table")
     assert sorted(metadata) == days
+    # the columns the definition declares are those written; so no session's event repeats them
+    declared = feature_table.metadata_by_key[dg.AssetKey("feature_table")]["dagster/column_schema"]
+    written = pl.read_parquet_schema(root / "feature_table" / f"{days[0]}.parquet")
+    assert [(c.name, c.type) for c in declared.columns] == [(n, str(t)) for n, t in written.items()]
     for day in days:
+        assert "dagster/column_schema" not in metadata[day]
         assert metadata[day]["rows"].value == 8 and metadata[day]["symbols"].value == 8
         assert isinstance(metadata[day]["null_share"].value, float)
         preview = metadata[day]["preview"].value

@@ -145,8 +145,7 @@ def test_a_range_run_gives_each_session_its_own_metadata_and_check_results(tmp_p
         assert metadata["rows_rejected"].value == rejected.height == rejections[key]["rows"].value
         assert metadata["rejected_share"].value == pytest.approx(rejected.height / (stored.height + rejected.height))
         assert metadata["path"].value.endswith(f"{key}.parquet")
-        columns = {c.name: c.description for c in metadata["dagster/column_schema"].schema.columns}
-        assert all(columns.values()), columns
+        assert "dagster/column_schema" not in metadata  # declared on the definition, exactly as written
         rejected_counts.add(rejected.height)
     assert len(rejected_counts) > 1, "every session shows the same count: a range aggregate leaked"
     # each session has its own evaluation of each check, and the run its summary

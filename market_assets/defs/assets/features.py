@@ -6,6 +6,7 @@ from pydantic import Field
 
 from market_assets.defs.assets.daily import DAILY, session_window
 from market_assets.defs.checks.feature_checks import FEATURE_CHECK_SPECS, feature_check_results
+from market_assets.defs.columns import declared_column_schema
 from market_assets.defs.metadata import add_partition_metadata, frame_preview
 from market_assets.defs.partitions import partition_dates
 from market_assets.quant.features import FEATURE_SPECS, canonical_feature_names, max_warmup
@@ -57,6 +58,8 @@ def build_feature_table(features: list[str]) -> dg.AssetsDefinition:
         kinds={"numpy", "parquet"},
         ins={"validated_prices": session_window(lookback), "market_regimes": dg.AssetIn()},
         check_specs=FEATURE_CHECK_SPECS,
+        metadata=declared_column_schema({"date": pl.Date(), "symbol": pl.String(),
+                                         **dict.fromkeys([*features, *REGIME_FEATURES], pl.Float64())}),
     )
     def feature_table(
         context: dg.AssetExecutionContext,

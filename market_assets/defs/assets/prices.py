@@ -8,12 +8,21 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from market_assets.defs.columns import declared_column_schema
 from market_assets.defs.checks.price_checks import PRICE_CHECK_SPECS, check_results, session_check_evaluations
 from market_assets.defs.metadata import add_partition_metadata, frame_preview, markdown_table, partition_frames
 from market_assets.defs.assets.daily import DAILY, session_window
 from market_assets.defs.io_manager import PartitionedParquetIOManager
 from market_assets.defs.partitions import SESSIONS, last_day_of_session, partition_dates
 from market_assets.defs.resources import PriceSourceResource
+from market_assets.quant.validation.received import RECEIVED_DATE
+from market_assets.schema import PRICE_SCHEMA
+
+#: The stored tables' columns, in order (declared on the assets; see declared_column_schema).
+RAW_PRICES_SCHEMA = {"date": PRICE_SCHEMA["date"], RECEIVED_DATE: pl.Date(),
+                     **{name: dtype for name, dtype in PRICE_SCHEMA.items() if name != "date"}}
+VALIDATED_PRICES_SCHEMA = PRICE_SCHEMA
+PRICE_REJECTIONS_SCHEMA = {**RAW_PRICES_SCHEMA, "reasons": pl.String()}
 
 # Sessions of history the jump rule compares against (median of the previous N).
 JUMP_LOOKBACK_SESSIONS = 5
@@ -44,6 +53,7 @@ class PriceValidationConfig(dg.Config):
     **DAILY,
     group_name="prices",
     kinds={"polars", "parquet"},
+    metadata=declared_column_schema(RAW_PRICES_SCHEMA),
 )
 def raw_prices(
     context: dg.AssetExecutionContext,
@@ -154,11 +164,13 @@ def _basis_metadata(basis: pl.DataFrame | None, *, first: bool, last: bool) -> d
             io_manager_key="parquet_io_manager",
             description="Rows of raw_prices that pass every validation rule; unique (date, symbol).",
             kinds={"polars", "parquet"},
+            metadata=declared_column_schema(VALIDATED_PRICES_SCHEMA),
         ),
         "price_rejections": dg.AssetOut(
             io_manager_key="parquet_io_manager",
             description="Rows of raw_prices that failed validation, as received, with reason codes.",
             kinds={"polars", "parquet"},
+            metadata=declared_column_schema(PRICE_REJECTIONS_SCHEMA),
         ),
     },
     ins={"raw_prices": session_window(JUMP_LOOKBACK_SESSIONS)},
