@@ -62,7 +62,8 @@ class DriftSettings:
 
 @dataclass(frozen=True, eq=False)
 class ChampionReference:
-    """What a champion's sessions are compared with (built once per champion and run)."""
+    """What a champion's sessions are compared with (built once per champion; cached across runs by
+    :mod:`market_assets.workflow.drift_reference_cache`)."""
 
     champion: ChampionRecord
     model_name: str
@@ -101,30 +102,62 @@ def tested_features(columns: Sequence[str]) -> list[str]:
     return [c for c in columns if c not in FEATURE_SPECS or FEATURE_SPECS[c].group not in UNTESTED_GROUPS]
 
 
-def champion_reference(
-    champion: ChampionRecord, *, model_name: str, horizon: int, features: pl.DataFrame, prices: pl.DataFrame,
-    calendar: Sequence[dt.date], tracking: TrackingConfig, settings: DriftSettings,
-) -> ChampionReference:
-    """The reference of ``champion``: its last ``reference_sessions`` training sessions.
+def reference_window(champion: ChampionRecord, calendar: Sequence[dt.date], settings: DriftSettings) -> list[dt.date]:
+    """The sessions of ``champion``'s reference: its last ``reference_sessions`` sessions before its cut-off."""
+    before = [s for s in calendar if s < champion.train_end]
+    return before[-settings.reference_sessions:]
+
+
+def reference_rows(
+    champion: ChampionRecord, *, model_name: str, features: pl.DataFrame, calendar: Sequence[dt.date],
+    settings: DriftSettings,
+) -> pl.DataFrame:
+    """The rows of ``features`` in :func:`reference_window` (all columns).
 
     Raises
     ------
     LookupError
         When ``features`` hold no session before the champion's cut-off.
     """
-    from market_assets.quant.performance import realized_returns
-    from market_assets.workflow.features import model_features
-    from market_assets.workflow.prediction import predict_with_version
-
-    before = [s for s in calendar if s < champion.train_end]
-    wanted = before[-settings.reference_sessions:]
-    rows = features.filter(pl.col("date").is_in(wanted))
+    rows = features.filter(pl.col("date").is_in(reference_window(champion, calendar, settings)))
     if rows.is_empty():
         raise LookupError(
             f"no feature_table session before {champion.train_end} (the cut-off of {model_name} "
             f"v{champion.version}) is loaded; materialize feature_table for the {settings.reference_sessions} "
             "sessions before it"
         )
+    return rows
+
+
+def champion_reference(
+    champion: ChampionRecord, *, model_name: str, horizon: int, features: pl.DataFrame, prices: pl.DataFrame,
+    calendar: Sequence[dt.date], tracking: TrackingConfig, settings: DriftSettings,
+) -> ChampionReference:
+    """The reference of ``champion``: its last ``reference_sessions`` training sessions.
+
+    Built from scratch (predictions, profile, block calibration: seconds to
+    minutes); :func:`market_assets.workflow.drift_reference_cache.cached_champion_reference`
+    builds it once per champion and reads it back on later runs.
+
+    Raises
+    ------
+    LookupError
+        When ``features`` hold no session before the champion's cut-off.
+    """
+    rows = reference_rows(champion, model_name=model_name, features=features, calendar=calendar, settings=settings)
+    return build_reference(champion, rows, model_name=model_name, horizon=horizon, prices=prices,
+                           tracking=tracking, settings=settings)
+
+
+def build_reference(
+    champion: ChampionRecord, rows: pl.DataFrame, *, model_name: str, horizon: int, prices: pl.DataFrame,
+    tracking: TrackingConfig, settings: DriftSettings,
+) -> ChampionReference:
+    """:func:`champion_reference` from its :func:`reference_rows` (the expensive part)."""
+    from market_assets.quant.performance import realized_returns
+    from market_assets.workflow.features import model_features
+    from market_assets.workflow.prediction import predict_with_version
+
     columns, _ = model_features(tracking, champion.run_id, champion.tags)
     tested = tested_features(columns)
     predictions = predict_with_version(tracking, model_name, champion, rows, "regression", horizon)

@@ -27,7 +27,10 @@ from market_assets.settings import load_settings
 SETTINGS = load_settings()
 
 #: Sessions of feature history a drift partition reads: the current window, the
-#: champion's reference and up to ~120 sessions of champion age.
+#: champion's reference and up to ~120 sessions of champion age.  A nightly run
+#: with a week-old champion uses ~145 of them, but the reference's position moves
+#: with the champion's age, which a static partition mapping cannot follow: the
+#: window stays wide enough for a champion of ~120 sessions.
 DRIFT_LOOKBACK_SESSIONS = 260
 #: Sessions of predictions and prices a performance partition reads.
 PERFORMANCE_LOOKBACK_SESSIONS = 60 + MAX_HORIZON
@@ -98,7 +101,8 @@ def drift_report(
     """Feature, prediction and target drift of the last window against the serving champion's training data."""
     from market_assets.quant.performance import realized_returns
     from market_assets.tracking.history import champion_for, champion_history
-    from market_assets.workflow.monitoring import DriftSettings, champion_reference, session_drift
+    from market_assets.workflow.drift_reference_cache import ReferenceCache, cached_champion_reference
+    from market_assets.workflow.monitoring import DriftSettings, session_drift
     from market_assets.workflow.training import registered_model_name
 
     sessions = partition_dates(context.partition_keys)
@@ -116,17 +120,20 @@ def drift_report(
         if champion is None:
             raise dg.Failure(f"no champion of {name} serves {days[0]}: drift is judged against the champion's "
                              "training data; materialize trained_model for an earlier week first")
-        reference = champion_reference(
+        # Built once per champion (its training sessions do not change), then read back on later runs.
+        reference, origin = cached_champion_reference(
             champion, model_name=name, horizon=config.horizon, features=feature_table, prices=validated_prices,
-            calendar=calendar, tracking=tracking, settings=settings,
+            calendar=calendar, tracking=tracking, settings=settings, cache=ReferenceCache(parquet_io_manager.root),
         )
         context.log.info(f"{name} v{champion.version}: reference {reference.first_session} … "
-                         f"{reference.last_session} ({reference.feature_rows.height:,} rows) for {days[0]} … {days[-1]}")
+                         f"{reference.last_session} ({reference.feature_rows.height:,} rows) for {days[0]} … "
+                         f"{days[-1]}: {origin.describe()}")
         for session in days:
             drift = session_drift(reference, session=session, features=feature_table, predictions=predictions,
                                   realized=realized, calendar=calendar, settings=settings)
             path = reports.write(parquet_io_manager.root, reference, drift, config, context)
-            context.add_asset_metadata(drift_metadata(drift, reference, path), partition_key=session.isoformat())
+            context.add_asset_metadata(drift_metadata(drift, reference, path, cached=origin.cached),
+                                       partition_key=session.isoformat())
             results.append((drift, path))
     table = pl.concat([drift.table for drift, _ in results], how="diagonal_relaxed")
     yield dg.Output(table)
@@ -182,14 +189,19 @@ def write_report(root: str, reference, drift, config: DriftConfig, context) -> s
     return str(target)
 
 
-def drift_metadata(drift, reference, report: str | None) -> dict[str, object]:
-    """One session's drift: shares and scores as floats, the top drifted features, the report link."""
+def drift_metadata(drift, reference, report: str | None, *, cached: bool | None = None) -> dict[str, object]:
+    """One session's drift: shares and scores as floats, the top drifted features, the report link.
+
+    ``cached``: whether the champion's reference was read from its cache entry
+    (``reference_cached``) rather than built in this run.
+    """
     features = drift.table.filter(pl.col("kind") == "feature")
     top = features.filter(pl.col("drifted").is_not_null()).sort("severity", descending=True).head(10)
     metadata: dict[str, object] = {
         "champion": f"{reference.model_name}/{reference.champion.version}",
         "champion_cut_off": reference.champion.train_end.isoformat(),
         "reference_window": f"{reference.first_session} … {reference.last_session}",
+        **({} if cached is None else {"reference_cached": dg.MetadataValue.bool(cached)}),
         "features_tested": dg.MetadataValue.int(drift.features.n_columns),
         "features_drifted": dg.MetadataValue.int(drift.features.n_drifted),
         "drifted_share": dg.MetadataValue.float(float(drift.features.drifted_share)),
