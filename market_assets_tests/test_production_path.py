@@ -375,8 +375,10 @@ def test_the_daemon_recovers_when_postgresql_restarts(deployment, nightly_catch_
             assert run["status"] == "SUCCESS", f"run {run_id} after the restart: {run['status']}\n{deployment.logs()}"
             seen["run"] = time.monotonic() - restarted
         for name, status in _daemon_statuses(deployment).items():
-            if name not in seen and (status["lastHeartbeatTime"] or 0) > restarted_at:
-                assert status["healthy"] and not status["lastHeartbeatErrors"], status
+            # a heartbeat sent right after the start may still carry the error of an iteration that
+            # ran during the outage; recovered means a later one is healthy and error-free
+            if (name not in seen and (status["lastHeartbeatTime"] or 0) > restarted_at
+                    and status["healthy"] and not status["lastHeartbeatErrors"]):
                 seen[name] = time.monotonic() - restarted
         return {"run", *REQUIRED_DAEMONS} <= seen.keys()
 
@@ -514,7 +516,12 @@ def test_the_daemon_ticks_the_nightly_schedule_for_its_last_evening(deployment, 
         return status in DONE and status
 
     ended = deployment.wait_for(f"the nightly run {run_id} ended", terminated, TERMINATE_TIMEOUT)
-    assert ended == "CANCELED", f"{ended}, {answers}\n{deployment.logs()}"
+    if answers:  # terminated by the test
+        assert ended == "CANCELED", f"{ended}, {answers}\n{deployment.logs()}"
+    else:  # the tick came during the restart test and its run ended before this test could terminate it:
+        # this deployment holds a few sessions of prices, so the nightly pipeline stops at feature_table
+        # for want of history (a FAILURE of the pipeline, not of the schedule or the daemon)
+        assert ended in {"FAILURE", "SUCCESS"}, f"{ended}\n{deployment.logs()}"
 
     # stopped and started again from the UI's mutations, it plans its next evening
     state_id = deployment.graphql(SCHEDULE_DEFINITION, {"s": NIGHTLY})["scheduleOrError"]["scheduleState"]["id"]
