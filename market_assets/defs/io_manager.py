@@ -28,6 +28,9 @@ import polars as pl
 from pydantic import Field
 from upath import UPath
 
+from market_assets.files import is_local as _is_local
+from market_assets.files import read_parquet as _read_parquet
+
 PARTITION_COLUMN = "date"
 
 
@@ -210,10 +213,6 @@ def _split_by_partition(
     return parts
 
 
-def _is_local(path: UPath) -> bool:
-    return path.protocol in ("", "file", "local")
-
-
 #: A temporary file of a partition older than this is a leftover of a killed or failed write.
 STALE_TEMPORARY_SECONDS = 3600
 
@@ -257,13 +256,6 @@ def _prepare_directory(directory: UPath, names: list[str]) -> None:
                 leftover.unlink()
         except OSError:  # removed concurrently, or not ours to remove: leave it
             pass
-
-
-def _read_parquet(path: UPath) -> pl.DataFrame:
-    if _is_local(path):
-        return pl.read_parquet(str(path))
-    with path.open("rb") as handle:
-        return pl.read_parquet(io.BytesIO(handle.read()))
 
 
 def _partition_metadata_sink(context: dg.OutputContext):

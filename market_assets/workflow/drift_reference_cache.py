@@ -64,6 +64,8 @@ import numpy as np
 import polars as pl
 from upath import UPath
 
+from market_assets.files import is_local as _is_local
+from market_assets.files import read_parquet
 from market_assets.quant.drift import profile_reference
 from market_assets.tracking._session import TrackingConfig
 from market_assets.tracking.history import ChampionRecord
@@ -127,7 +129,7 @@ class ReferenceCache:
             if not marker.exists():
                 return None
             entry = json.loads(marker.read_text())
-            frames = {name: _read(path / f"{name}.parquet") for name in _FRAMES}
+            frames = {name: read_parquet(path / f"{name}.parquet") for name in _FRAMES}
             columns = list(entry["columns"])
             feature_rows = rows.select("date", "symbol", *columns)
         except (OSError, ValueError, KeyError, pl.exceptions.PolarsError):
@@ -242,18 +244,6 @@ def _code_digest() -> str:
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))
-
-
-def _is_local(path: UPath) -> bool:
-    return getattr(path, "protocol", "") in ("", "file", "local")
-
-
-def _read(path: UPath) -> pl.DataFrame:
-    if _is_local(path):
-        return pl.read_parquet(str(path))
-    import io
-
-    return pl.read_parquet(io.BytesIO(path.read_bytes()))
 
 
 def _write(frame: pl.DataFrame, path: UPath) -> None:
